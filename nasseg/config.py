@@ -1,0 +1,124 @@
+"""Typed, validated access to ``params.yaml``.
+
+Each stage owns one section of ``params.yaml``; its schema lives here so that a key of
+the wrong type fails at start-up with the dotted key name, not deep inside a run.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Optional
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from .errors import ConfigError
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class EmbeddedSizes(_Section):
+    """How many images each embedded (synthetic) set holds, per split."""
+
+    train: int = Field(ge=0)
+    val: int = Field(default=0, ge=0)
+
+
+class EmbeddedParams(_Section):
+    """The synthetic datasets that ``prepare`` writes in the real formats."""
+
+    seed: int = 0
+    min_size: int = Field(default=112, ge=32)
+    max_size: int = Field(default=144, ge=32)
+    jpeg_quality: int = Field(default=92, ge=10, le=100)
+    max_objects: int = Field(default=6, ge=1)
+    voc: EmbeddedSizes = EmbeddedSizes(train=300, val=200)
+    sbd: EmbeddedSizes = EmbeddedSizes(train=700, val=100)
+    coco: EmbeddedSizes = EmbeddedSizes(train=1000, val=0)
+
+    @model_validator(mode="after")
+    def _sizes_ordered(self):
+        if self.min_size > self.max_size:
+            raise ValueError(f"min_size ({self.min_size}) must be <= max_size ({self.max_size})")
+        return self
+
+
+class CocoSource(_Section):
+    root: Path  # folder holding the images (e.g. .../train2017)
+    annotations: Path  # instances_*.json
+
+
+class SourcesParams(_Section):
+    """Real datasets on disk. ``null`` means: use the embedded synthetic set instead."""
+
+    voc: Optional[Path] = None  # folder that holds JPEGImages/ (VOCdevkit/VOC2012)
+    sbd: Optional[Path] = None  # folder that holds cls/ and img/ (benchmark_RELEASE/dataset)
+    coco: Optional[CocoSource] = None
+
+
+class SplitParams(_Section):
+    val_fraction: float = Field(default=0.1, gt=0.0, lt=1.0)
+    seed: int = 0
+
+
+class AugmentParams(_Section):
+    scale: tuple[float, float] = (0.7, 1.4)
+    min_side: int = Field(default=128, ge=1)
+    crop: int = Field(default=128, ge=8)
+    flip: bool = True
+
+    @field_validator("scale")
+    @classmethod
+    def _scale_ordered(cls, v):
+        if not (0 < v[0] <= v[1]):
+            raise ValueError(f"scale must be [low, high] with 0 < low <= high, got {list(v)}")
+        return v
+
+
+class DataParams(_Section):
+    root: Path = Path("data")
+    num_classes: int = Field(default=21, ge=2)
+    embedded: EmbeddedParams = EmbeddedParams()
+    sources: SourcesParams = SourcesParams()
+    split: SplitParams = SplitParams()
+    augment: AugmentParams = AugmentParams()
+
+
+class Params(BaseModel):
+    """The whole of params.yaml. Sections of stages not built yet are accepted as-is."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+    data: DataParams = DataParams()
+
+
+def _format_validation_error(err: ValidationError, source: str) -> str:
+    lines = [f"{source}: {len(err.errors())} invalid value(s):"]
+    for e in err.errors():
+        key = ".".join(str(p) for p in e["loc"]) or "(top level)"
+        got = e.get("input")
+        got_s = "" if isinstance(got, dict) else f" (got {got!r})"
+        lines.append(f"  - {key}: {e['msg']}{got_s}")
+    lines.append("Fix these keys in params.yaml (see the README's params section for each key).")
+    return "\n".join(lines)
+
+
+def parse_params(raw: dict[str, Any] | None, source: str = "params") -> Params:
+    try:
+        return Params.model_validate(raw or {})
+    except ValidationError as err:
+        raise ConfigError(_format_validation_error(err, source)) from None
+
+
+def load_params(path: str | Path = "params.yaml") -> Params:
+    """Read and validate ``params.yaml``; every problem is reported with its dotted key."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: params file not found. Run from the project root or pass --params PATH.")
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path}: not valid YAML ({err}).") from None
+    if raw is not None and not isinstance(raw, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping of sections, got {type(raw).__name__}.")
+    return parse_params(raw, str(path))

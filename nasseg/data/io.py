@@ -1,0 +1,86 @@
+"""Reading images and masks with checks that name the file and the fix."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, UnidentifiedImageError
+
+from ..errors import DataError
+from .palette import VOID
+
+
+def read_image(path: str | Path) -> torch.Tensor:
+    """An RGB image as a uint8 tensor 3 x H x W (grey, CMYK and palette images are converted)."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: image file not found. Check the dataset root and the list file that names it.")
+    try:
+        with Image.open(path) as im:
+            im.load()  # forces a full decode: truncated files fail here, not later
+            arr = np.asarray(im.convert("RGB"))
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
+        raise DataError(
+            f"{path}: unreadable or truncated image ({err}). Re-extract the file, or pass --skip-bad to drop it."
+        ) from None
+    return torch.from_numpy(arr.copy()).permute(2, 0, 1).contiguous()
+
+
+def _read_png_mask(path: Path) -> np.ndarray:
+    try:
+        with Image.open(path) as im:
+            im.load()
+            if im.mode not in ("P", "L", "I", "I;16"):
+                raise DataError(
+                    f"{path}: mask has mode {im.mode}; expected a single-channel class-index PNG "
+                    "(palette 'P' as in VOC, or grey 'L'). Colour-coded masks must be converted to indices first."
+                )
+            return np.asarray(im).astype(np.int64)
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
+        raise DataError(f"{path}: unreadable or truncated mask ({err}). Pass --skip-bad to drop it.") from None
+
+
+def _read_sbd_mat(path: Path) -> np.ndarray:
+    import scipy.io
+
+    try:
+        mat = scipy.io.loadmat(str(path), struct_as_record=False, squeeze_me=True)
+    except Exception as err:  # scipy raises several unrelated types for a bad file
+        raise DataError(f"{path}: not a readable MATLAB .mat file ({err}). Pass --skip-bad to drop it.") from None
+    if "GTcls" not in mat or not hasattr(mat["GTcls"], "Segmentation"):
+        raise DataError(
+            f"{path}: no GTcls.Segmentation field; expected an SBD 'cls/*.mat' file "
+            "(instance files 'inst/*.mat' hold GTinst instead)."
+        )
+    return np.asarray(mat["GTcls"].Segmentation).astype(np.int64)
+
+
+def read_mask(path: str | Path) -> np.ndarray:
+    """A class-index mask as int64 H x W: palette/grey PNG (VOC, lists) or SBD ``cls/*.mat``."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: mask file not found. Check the dataset root and the list file that names it.")
+    if path.suffix.lower() == ".mat":
+        arr = _read_sbd_mat(path)
+    else:
+        arr = _read_png_mask(path)
+    if arr.ndim != 2:
+        raise DataError(f"{path}: mask must be 2-D (H x W), got shape {arr.shape}.")
+    return arr
+
+
+def check_mask(mask: np.ndarray, image_hw: tuple[int, int], num_classes: int, where: str) -> None:
+    """Raise a DataError when the mask's size or values do not fit the image and the label set."""
+    if tuple(mask.shape) != tuple(image_hw):
+        raise DataError(
+            f"{where}: mask size {mask.shape[1]}x{mask.shape[0]} (WxH) differs from its image "
+            f"{image_hw[1]}x{image_hw[0]}. Masks must be pixel-aligned with their images; pass --skip-bad to drop it."
+        )
+    bad = (mask < 0) | ((mask >= num_classes) & (mask != VOID))
+    if bad.any():
+        values = sorted(int(v) for v in np.unique(mask[bad]))[:10]
+        raise DataError(
+            f"{where}: mask values {values} are outside [0, {num_classes}) and are not {VOID} (void). "
+            f"Check data.num_classes in params.yaml, or pass --skip-bad to drop it."
+        )

@@ -1,0 +1,46 @@
+"""The ``nasseg`` command: one sub-command per DVC stage (see dvc.yaml), plus tools.
+
+Each stage module in this package is a page of option parsing that reads its section of
+params.yaml and calls the library. Errors the user can fix are printed without a traceback.
+"""
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from nasseg.errors import NassegError
+from nasseg.progress import console
+
+from . import prepare
+
+app = typer.Typer(
+    name="nasseg",
+    help="Fast NAS of compact semantic segmentation models via auxiliary cells (CVPR 2019), "
+    "as a DVC pipeline. Every stage reads its section of params.yaml; `dvc repro` runs them all "
+    "in order, and each stage also runs alone as `nasseg <stage>`.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+@app.callback()
+def _root() -> None:
+    """Keeps `nasseg <command>` a group even while few commands exist."""
+
+
+app.command("prepare")(prepare.main)
+
+
+def entry(argv: list[str] | None = None) -> None:
+    """Console-script entry: user errors become one red line and exit code 2."""
+    try:
+        app(args=argv)
+    except NassegError as err:
+        console.print(f"[bold red]error:[/] {err}", highlight=False, soft_wrap=True)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    entry()

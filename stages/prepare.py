@@ -1,0 +1,49 @@
+"""`nasseg prepare`: datasets on disk and the list files every later stage reads."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+from nasseg.config import load_params
+from nasseg.data.catalog import build_lists, embedded_dir, generate_embedded, lists_dir
+from nasseg.progress import console, progress_bars, table
+
+
+def main(
+    params: Path = typer.Option(Path("params.yaml"), "--params", "-p", help="params file; this stage reads its `data` section."),
+    skip_bad: bool = typer.Option(
+        False, "--skip-bad",
+        help="Drop samples whose files are missing, unreadable, of the wrong size or with out-of-range labels, "
+        "and report how many; without it the first bad sample stops the stage with its file named."),
+) -> None:
+    """Render the embedded datasets (unless params point at real ones) and write the lists.
+
+    Reads: params.yaml `data` (sizes of the embedded VOC/SBD/COCO-format sets, or
+    `data.sources.{voc,sbd,coco}` paths to real datasets on disk).
+    Writes: <data.root>/embedded/ (VOCdevkit/VOC2012, benchmark_RELEASE/dataset, coco/),
+    <data.root>/lists/*.lst (image<TAB>mask lists: voc_train, voc_val, sbd, trainaug,
+    meta_train, meta_val), lists/coco_train.json and lists/summary.json.
+    """
+    p = load_params(params).data
+    with progress_bars() as task:
+        generate_embedded(p, task)
+        reports = build_lists(p, skip_bad=skip_bad, progress=task)
+    summary = {
+        "num_classes": p.num_classes,
+        "sets": {r.name: {"source": r.source, "images": r.images, "skipped": len(r.skipped), "note": r.note}
+                 for r in reports},
+        "skipped": {r.name: [{"id": i, "reason": why} for i, why in r.skipped] for r in reports if r.skipped},
+        "class_pixels": {r.name: r.class_pixels.tolist() for r in reports if r.class_pixels is not None},
+    }
+    lists_dir(p).joinpath("summary.json").write_text(json.dumps(summary, indent=1))
+    embedded_dir(p).mkdir(parents=True, exist_ok=True)
+    rows = []
+    for r in reports:
+        present = "" if r.class_pixels is None else f"{int((r.class_pixels[1:] > 0).sum())}/{p.num_classes - 1}"
+        rows.append([r.name, r.source, r.images, len(r.skipped), present, r.note])
+    console.print(table("prepare: datasets", ["set", "source", "images", "skipped", "classes seen", "note"], rows))
+    skipped = sum(len(r.skipped) for r in reports)
+    if skipped:
+        console.print(f"[yellow]{skipped} bad sample(s) skipped (--skip-bad); reasons in {lists_dir(p) / 'summary.json'}[/]")
