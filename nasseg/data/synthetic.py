@@ -385,7 +385,6 @@ def write_voc(root: Path, splits: dict[str, list[str]], spec: EmbeddedSpec, prog
 def write_sbd(root: Path, splits: dict[str, list[str]], spec: EmbeddedSpec, progress=None) -> Path:
     """SBD layout under ``root``/benchmark_RELEASE/dataset: img/*.jpg, cls/*.mat (MATLAB v5
     struct GTcls with Segmentation, Boundaries, CategoriesPresent), train.txt, val.txt."""
-    import scipy.io
     import scipy.sparse
 
     base = root / "benchmark_RELEASE" / "dataset"
@@ -402,11 +401,24 @@ def write_sbd(root: Path, splits: dict[str, list[str]], spec: EmbeddedSpec, prog
                 edge = (void_border((seg == c).astype(np.uint8)) == VOID) if c in present else np.zeros_like(seg, bool)
                 bounds[c - 1, 0] = scipy.sparse.csc_matrix(edge)
             gt = {"Segmentation": seg, "Boundaries": bounds, "CategoriesPresent": present.reshape(-1, 1)}
-            scipy.io.savemat(base / "cls" / f"{i}.mat", {"GTcls": gt}, do_compression=True)
+            _savemat_reproducible(base / "cls" / f"{i}.mat", {"GTcls": gt})
             if progress:
                 progress()
         (base / f"{split}.txt").write_text("".join(f"{i}\n" for i in ids))
     return base
+
+
+_MAT_HEADER = b"MATLAB 5.0 MAT-file, written by nasseg (embedded synthetic SBD)".ljust(116)
+
+
+def _savemat_reproducible(path: Path, content: dict) -> None:
+    """scipy stamps the creation time into the 116-byte text header of a v5 .mat file;
+    a fixed header makes the same scene give the same bytes (DVC hashes bytes)."""
+    import scipy.io
+
+    scipy.io.savemat(path, content, do_compression=True)
+    with open(path, "r+b") as f:
+        f.write(_MAT_HEADER)
 
 
 def _coco_polygon(poly: np.ndarray, h: int, w: int) -> np.ndarray:
