@@ -9,30 +9,33 @@ from pathlib import Path
 from typing import Any, Optional
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (BaseModel, ConfigDict, Field, StrictBool, StrictInt, ValidationError, field_validator,
+                      model_validator)
 
 from .errors import ConfigError
 
 
 class _Section(BaseModel):
+    # Integers and booleans are strict: `train: "5"` or `flip: "yes"` in YAML is a typo to
+    # report, not a value to coerce.
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class EmbeddedSizes(_Section):
     """How many images each embedded (synthetic) set holds, per split."""
 
-    train: int = Field(ge=0)
-    val: int = Field(default=0, ge=0)
+    train: StrictInt = Field(ge=0)
+    val: StrictInt = Field(default=0, ge=0)
 
 
 class EmbeddedParams(_Section):
     """The synthetic datasets that ``prepare`` writes in the real formats."""
 
-    seed: int = 0
-    min_size: int = Field(default=112, ge=32)
-    max_size: int = Field(default=144, ge=32)
-    jpeg_quality: int = Field(default=92, ge=10, le=100)
-    max_objects: int = Field(default=6, ge=1)
+    seed: StrictInt = 0
+    min_size: StrictInt = Field(default=112, ge=32)
+    max_size: StrictInt = Field(default=144, ge=32)
+    jpeg_quality: StrictInt = Field(default=92, ge=10, le=100)
+    max_objects: StrictInt = Field(default=6, ge=1)
     voc: EmbeddedSizes = EmbeddedSizes(train=300, val=200)
     sbd: EmbeddedSizes = EmbeddedSizes(train=700, val=100)
     coco: EmbeddedSizes = EmbeddedSizes(train=1000, val=0)
@@ -59,14 +62,14 @@ class SourcesParams(_Section):
 
 class SplitParams(_Section):
     val_fraction: float = Field(default=0.1, gt=0.0, lt=1.0)
-    seed: int = 0
+    seed: StrictInt = 0
 
 
 class AugmentParams(_Section):
     scale: tuple[float, float] = (0.7, 1.4)
-    min_side: int = Field(default=128, ge=1)
-    crop: int = Field(default=128, ge=8)
-    flip: bool = True
+    min_side: StrictInt = Field(default=128, ge=1)
+    crop: StrictInt = Field(default=128, ge=8)
+    flip: StrictBool = True
 
     @field_validator("scale")
     @classmethod
@@ -78,7 +81,7 @@ class AugmentParams(_Section):
 
 class DataParams(_Section):
     root: Path = Path("data")
-    num_classes: int = Field(default=21, ge=2)
+    num_classes: StrictInt = Field(default=21, ge=2)
     embedded: EmbeddedParams = EmbeddedParams()
     sources: SourcesParams = SourcesParams()
     split: SplitParams = SplitParams()

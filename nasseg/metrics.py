@@ -38,7 +38,10 @@ class ConfusionMatrix:
         t = target.reshape(-1).to(self.mat.device, torch.int64)
         p = pred.reshape(-1).to(self.mat.device, torch.int64)
         valid = (t >= 0) & (t < n)
-        idx = t[valid] * n + p[valid].clamp(0, n - 1)
+        p = p[valid]
+        if p.numel() and (int(p.min()) < 0 or int(p.max()) >= n):
+            raise ValueError(f"predicted class indices must lie in [0, {n}), got [{int(p.min())}, {int(p.max())}]")
+        idx = t[valid] * n + p
         self.mat += torch.bincount(idx, minlength=n * n).reshape(n, n)
         return self
 

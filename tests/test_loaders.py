@@ -481,7 +481,7 @@ def test_embedded_coco_round_trip(tmp_path):
         assert mask.shape == want.shape == tuple(image.shape[1:])
         bad = np.argwhere(mask.numpy() != want)
         if len(bad):
-            mismatches[img_id] = [(tuple(p), int(mask[tuple(p)]), int(want[tuple(p)])) for p in bad]
+            mismatches[img_id] = [(tuple(int(v) for v in p), int(mask[tuple(p)]), int(want[tuple(p)])) for p in bad]
     # {image id: [((y, x), read, expected), ...]}
     assert mismatches == {}, f"COCO reader and coco_label disagree: {mismatches}"
     for a in ds.coco.dataset["annotations"]:
@@ -537,8 +537,60 @@ def test_embedded_writers_are_deterministic(tmp_path):
         ma = scipy.io.loadmat(sa / "cls" / f"{i}.mat", squeeze_me=True, struct_as_record=False)["GTcls"]
         mb = scipy.io.loadmat(sb / "cls" / f"{i}.mat", squeeze_me=True, struct_as_record=False)["GTcls"]
         assert np.array_equal(ma.Segmentation, mb.Segmentation)
+        # byte-identical too (DVC hashes bytes; scipy would stamp the time in the header)
+        assert (sa / "cls" / f"{i}.mat").read_bytes() == (sb / "cls" / f"{i}.mat").read_bytes()
     # a different seed gives different pictures
     c = write_voc(tmp_path / "c", {"train": lay["voc_train"][:1]}, EmbeddedSpec(seed=4))
     i = lay["voc_train"][0]
     ia, ic = decoded(a / "JPEGImages" / f"{i}.jpg"), decoded(c / "JPEGImages" / f"{i}.jpg")
     assert ia.shape != ic.shape or not np.array_equal(ia, ic)
+
+
+def test_coco_bad_input(tmp_path):
+    ann_file, _, _ = _coco_fixture(tmp_path)
+    doc = json.loads(ann_file.read_text())
+    # an image the JSON names but the folder lacks
+    doc["images"][0]["file_name"] = "missing.jpg"
+    ann_file.write_text(json.dumps(doc))
+    with pytest.raises(DataError) as err:
+        COCOSegmentation(tmp_path / "images", ann_file)
+    assert str(tmp_path / "images" / "missing.jpg") in str(err.value)
+    # not a COCO file
+    bad = tmp_path / "bad.json"
+    bad.write_text("[1, 2, 3]")
+    with pytest.raises(DataError, match=re.escape(str(bad))):
+        COCOSegmentation(tmp_path / "images", bad)
+    bad.write_text("{not json")
+    with pytest.raises(DataError, match=re.escape(str(bad))):
+        COCOSegmentation(tmp_path / "images", bad)
+    with pytest.raises(DataError, match=re.escape(str(tmp_path / "none.json"))):
+        COCOSegmentation(tmp_path / "images", tmp_path / "none.json")
+    # a segmentation pycocotools cannot decode
+    doc["images"][0]["file_name"] = "000000000001.jpg"
+    doc["annotations"][0]["segmentation"] = {"size": [40, 50], "counts": 12}
+    ann_file.write_text(json.dumps(doc))
+    ds = COCOSegmentation(tmp_path / "images", ann_file)
+    with pytest.raises(DataError, match="annotation 1 of image 1"):
+        ds[0]
+
+
+def test_coco_image_size_differs_from_json(tmp_path):
+    ann_file, _, _ = _coco_fixture(tmp_path)
+    save_jpeg(tmp_path / "images" / "000000000001.jpg", rand_image(40, 52))  # JSON says 50 wide
+    ds = COCOSegmentation(tmp_path / "images", ann_file)
+    with pytest.raises(DataError) as err:
+        ds[0]
+    assert "50x40" in str(err.value) and "52x40" in str(err.value) and "'1'" in str(err.value)
+    # the only image is bad: skipping it leaves nothing, which is an error of its own
+    with pytest.raises(DataError, match="every sample is bad"):
+        verify_dataset(COCOSegmentation(tmp_path / "images", ann_file), skip_bad=True)
+
+
+@needs_realdata
+def test_real_tramac_voc_pair(tmp_path):
+    d = REALDATA / "voc2012" / "Tramac__awesome-semantic-segmentation-pytorch" / "tests"
+    lst = tmp_path / "t.lst"
+    lst.write_text("test_img.jpg\ttest_mask.png\n")
+    image, mask = ListSegmentation(lst, d)[0]
+    assert image.shape == (3, 366, 500) and mask.shape == (366, 500)
+    assert set(np.unique(mask.numpy()).tolist()) == {0, 1, 255}

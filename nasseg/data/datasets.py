@@ -78,7 +78,7 @@ class SegmentationDataset(Dataset):
         s = self.samples[index]
         image = read_image(s.image)
         mask = self.load_mask(s)
-        where = f"{self.source} sample '{s.id}' ({s.mask})"
+        where = f"{self.source} sample '{s.id}' (image {s.image}, mask {s.mask})"
         check_mask(mask, tuple(image.shape[1:]), self.num_classes, where)
         return image, torch.from_numpy(np.ascontiguousarray(mask, dtype=np.int64))
 
@@ -222,8 +222,9 @@ class COCOSegmentation(SegmentationDataset):
                 ) from None
             if m.shape != (h, w):
                 raise DataError(
-                    f"{self.source}: annotation {a.get('id')} decodes to {m.shape[1]}x{m.shape[0]} but image "
-                    f"{sample.mask} is {w}x{h}."
+                    f"{self.source}: annotation {a.get('id')} of image {sample.image} decodes to "
+                    f"{m.shape[1]}x{m.shape[0]}, but the JSON gives the image as {w}x{h}. Fix the annotation's "
+                    "'size' or the image's width/height in the JSON, or pass --skip-bad to drop the image."
                 )
             target[m] = VOID if a.get("iscrowd", 0) else self.category_map[a["category_id"]]
         return target

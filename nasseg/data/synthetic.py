@@ -268,7 +268,8 @@ def make_scene(rng: np.random.Generator, hw: tuple[int, int], max_objects: int =
         cx, cy = rng.uniform(0.1 * w, 0.9 * w), rng.uniform(0.1 * h, 0.9 * h)
         angle = float(rng.uniform(-0.5, 0.5)) if look.shape not in ("semi", "legs", "table", "branches") else 0.0
         if look.shape in POLYGON_SHAPES:
-            poly = _rot(_polygon(look.shape, size), angle) + np.array([cx, cy])
+            # rounded as the COCO writer stores it, so a reader decodes exactly this mask
+            poly = np.round(_rot(_polygon(look.shape, size), angle) + np.array([cx, cy]), 2)
             mask = rasterize_polygon(poly, h, w)
         else:
             poly = None

@@ -28,7 +28,9 @@ class RandomScale:
         s = self.low + (self.high - self.low) * float(torch.rand(()))
         s = max(s, self.min_side / min(h, w)) if self.min_side else s
         size = [max(1, round(h * s)), max(1, round(w * s))]
-        return F.resize(image, size, antialias=True), F.resize(mask, size)
+        # NEAREST_EXACT samples at pixel centres like bilinear does; plain NEAREST would
+        # shift the mask by up to half a pixel against the image.
+        return F.resize(image, size, antialias=True), F.resize(mask, size, interpolation=F.InterpolationMode.NEAREST_EXACT)
 
 
 class SegmentationTransform:
