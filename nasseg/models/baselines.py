@@ -1,0 +1,117 @@
+"""Hand-designed baselines of the paper's Table 1, on the same MobileNet-v2 encoder.
+
+* Light-Weight RefineNet (Nekrasov et al., BMVC 2018): six encoder outputs, 1x1 convs to
+  256, chained residual pooling (4 stages of 5x5 max-pool + 1x1 conv), output stride 4.
+* DeepLab-v3 (as in the MobileNet-v2 paper): dilated encoder, image pooling + 1x1 branch;
+  with ASPP (rates 6, 12, 18) at output stride 16, without it at output stride 8 (the
+  output resolutions of the paper's Table 1: 32x32 and 64x64 for a 512x512 input).
+* torchvision's LR-ASPP MobileNet-v3-Large, returning logits at its own stride 8.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+import torchvision
+
+from ..space.ops import conv_bn_relu
+from .encoder import MobileNetV2Encoder
+
+
+def conv1x1(c_in: int, c_out: int) -> nn.Conv2d:
+    return nn.Conv2d(c_in, c_out, 1, bias=False)
+
+
+class CRP(nn.Module):
+    """Chained residual pooling: x + sum of a chain of (5x5 max-pool, 1x1 conv)."""
+
+    def __init__(self, c: int, stages: int = 4):
+        super().__init__()
+        self.convs = nn.ModuleList(conv1x1(c, c) for _ in range(stages))
+
+    def forward(self, x):
+        top = x
+        for conv in self.convs:
+            top = conv(F.max_pool2d(top, 5, stride=1, padding=2))
+            x = x + top
+        return x
+
+
+class LWRefineNetDecoder(nn.Module):
+    """Taps: MobileNet-v2 blocks 3, 6, 10, 13, 16, 17 (24, 32, 64, 96, 160, 320 channels)."""
+
+    TAPS = (3, 6, 10, 13, 16, 17)
+
+    def __init__(self, in_channels, num_classes: int = 21, width: int = 256):
+        super().__init__()
+        self.reduce = nn.ModuleList(conv1x1(c, width) for c in in_channels)
+        self.crp = nn.ModuleList(CRP(width) for _ in range(4))
+        self.adapt = nn.ModuleList(conv1x1(width, width) for _ in range(3))
+        self.classifier = nn.Conv2d(width, num_classes, 3, padding=1, bias=True)
+
+    def forward(self, feats, return_aux: bool = False):
+        l3, l4, l5, l6, l7, l8 = [r(f) for r, f in zip(self.reduce, feats)]
+        x = self.adapt[0](self.crp[0](F.relu(l8 + l7)))
+        x = F.interpolate(x, size=l6.shape[2:], mode="bilinear", align_corners=False)
+        x = self.adapt[1](self.crp[1](F.relu(l5 + l6 + x)))
+        x = F.interpolate(x, size=l4.shape[2:], mode="bilinear", align_corners=False)
+        x = self.adapt[2](self.crp[2](F.relu(l4 + x)))
+        x = F.interpolate(x, size=l3.shape[2:], mode="bilinear", align_corners=False)
+        logits = self.classifier(self.crp[3](F.relu(l3 + x)))
+        return (logits, []) if return_aux else logits
+
+
+def dilate_mobilenet_(features: nn.Sequential, output_stride: int) -> None:
+    """Replace strides past ``output_stride`` by dilation (in place), as DeepLab does."""
+    stride, dilation = 2, 1  # features[0] is the stride-2 stem
+    for block in list(features)[1:]:
+        convs = [m for m in block.modules() if isinstance(m, nn.Conv2d) and m.kernel_size[0] > 1]
+        for conv in convs:
+            if conv.stride[0] == 2:
+                if stride >= output_stride:
+                    conv.stride = (1, 1)
+                    conv.dilation = (dilation, dilation)
+                    conv.padding = (dilation, dilation)
+                    dilation *= 2
+                    continue
+                stride *= 2
+            conv.dilation = (dilation, dilation)
+            conv.padding = (dilation, dilation)
+
+
+class DeepLabV3Head(nn.Module):
+    def __init__(self, c_in: int, num_classes: int = 21, width: int = 256, rates=()):
+        super().__init__()
+        self.branches = nn.ModuleList([conv_bn_relu(c_in, width, 1)] +
+                                      [conv_bn_relu(c_in, width, 3, r) for r in rates])
+        self.pool = conv_bn_relu(c_in, width, 1)
+        self.project = conv_bn_relu(width * (len(rates) + 2), width, 1)
+        self.classifier = nn.Conv2d(width, num_classes, 1, bias=True)
+
+    def forward(self, feats, return_aux: bool = False):
+        x = feats[-1]
+        pooled = F.interpolate(self.pool(x.mean((2, 3), keepdim=True)), size=x.shape[2:], mode="bilinear",
+                               align_corners=False)
+        y = torch.cat([b(x) for b in self.branches] + [pooled], 1)
+        logits = self.classifier(self.project(y))
+        return (logits, []) if return_aux else logits
+
+
+def deeplab_encoder(output_stride: int) -> MobileNetV2Encoder:
+    enc = MobileNetV2Encoder(taps=(17,))
+    dilate_mobilenet_(enc.features, output_stride)
+    return enc
+
+
+class LRASPPMobileNetV3(nn.Module):
+    """torchvision's LR-ASPP MobileNet-v3-Large; logits at stride 8 (no final upsampling)."""
+
+    def __init__(self, num_classes: int = 21):
+        super().__init__()
+        m = torchvision.models.segmentation.lraspp_mobilenet_v3_large(weights=None, weights_backbone=None,
+                                                                      num_classes=num_classes)
+        self.backbone, self.classifier = m.backbone, m.classifier
+
+    def forward(self, x, return_aux: bool = False):
+        logits = self.classifier(self.backbone(x))
+        return (logits, []) if return_aux else logits

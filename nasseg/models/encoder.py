@@ -1,0 +1,83 @@
+"""MobileNet-v2 encoder with the four taps the decoder reads (SPEC §2).
+
+torchvision's ``mobilenet_v2().features`` blocks 0..17 (the 1280-channel head dropped);
+taps after blocks 3, 6, 13, 17: strides 4, 8, 16, 32 with 24, 32, 96, 320 channels.
+(The authors' variant keeps a 1x1 expansion conv in the t=1 block, 1,088 more parameters;
+we use torchvision's.)
+"""
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Sequence
+
+import torch
+import torch.nn as nn
+import torchvision
+
+from ..errors import NassegError
+
+TAPS = (3, 6, 13, 17)
+TAP_CHANNELS = (24, 32, 96, 320)
+
+
+class MobileNetV2Encoder(nn.Module):
+    def __init__(self, taps: Sequence[int] = TAPS):
+        super().__init__()
+        self.taps = tuple(taps)
+        full = torchvision.models.mobilenet_v2(weights=None)
+        self.features = full.features[: max(self.taps) + 1]
+        self.out_channels = tuple(self._channels(i) for i in self.taps)
+
+    def _channels(self, i: int) -> int:
+        block = self.features[i]
+        convs = [m for m in block.modules() if isinstance(m, nn.Conv2d)]
+        return convs[-1].out_channels
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        out = []
+        for i, block in enumerate(self.features):
+            x = block(x)
+            if i in self.taps:
+                out.append(x)
+        return out
+
+
+def _shorten(keys, n=5) -> str:
+    keys = sorted(keys)
+    return ", ".join(keys[:n]) + (f" … (+{len(keys) - n} more)" if len(keys) > n else "")
+
+
+def load_encoder_weights(encoder: MobileNetV2Encoder, path: str | Path) -> str:
+    """Load a torchvision MobileNet-v2 state dict (``features.N...`` keys; the classifier is
+    ignored) or a nasseg checkpoint (``{"encoder": state_dict, ...}``). Keys are checked
+    strictly. Returns the file's sha256 (for fingerprints)."""
+    path = Path(path)
+    if not path.is_file():
+        raise NassegError(f"{path}: encoder weights file not found. Fix the path in params.yaml, or set it to "
+                          "null to train the encoder with the pretrain stage.")
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:
+        raise NassegError(f"{path}: not a loadable PyTorch weights file ({type(err).__name__}: {err}).") from None
+    state = obj.get("encoder", obj) if isinstance(obj, dict) else None
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise NassegError(f"{path}: expected a state dict (name -> tensor), or a checkpoint with an 'encoder' entry.")
+    state = {k: v for k, v in state.items() if not k.startswith("classifier.")}
+    own = encoder.state_dict()
+    state = {k: v for k, v in state.items() if not (k.startswith("features.") and k not in own
+                                                    and int(k.split(".")[1]) > max(encoder.taps))}
+    missing, unexpected = set(own) - set(state), set(state) - set(own)
+    if missing or unexpected:
+        raise NassegError(
+            f"{path}: its keys do not match the MobileNet-v2 encoder "
+            f"(missing: {_shorten(missing) or 'none'}; unexpected: {_shorten(unexpected) or 'none'}). "
+            "Give torchvision's mobilenet_v2 state dict or a checkpoint written by `nasseg pretrain`."
+        )
+    bad = [k for k in own if own[k].shape != state[k].shape]
+    if bad:
+        k = bad[0]
+        raise NassegError(f"{path}: tensor {k} has shape {tuple(state[k].shape)}, the encoder expects "
+                          f"{tuple(own[k].shape)} ({len(bad)} mismatched).")
+    encoder.load_state_dict(state, strict=True)
+    return hashlib.sha256(path.read_bytes()).hexdigest()
