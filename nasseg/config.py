@@ -88,11 +88,36 @@ class DataParams(_Section):
     augment: AugmentParams = AugmentParams()
 
 
+class BenchmarkParams(_Section):
+    models: list[str] = ["arch0", "arch1", "arch2", "refinenet_lw_mbv2", "deeplabv3_mbv2", "deeplabv3_aspp_mbv2",
+                         "lraspp_mbv3"]
+    reference: str = "refinenet_lw_mbv2"  # latency ratios are given against this model
+    num_classes: StrictInt = Field(default=21, ge=1)
+    size: StrictInt = Field(default=512, ge=32)
+    runs: StrictInt = Field(default=100, ge=1)
+    warmup: StrictInt = Field(default=5, ge=0)
+    variants: list[str] = ["eager", "inference_mode", "channels_last"]
+    devices: list[str] = ["cpu", "cuda"]  # cuda is skipped when absent
+    threads: Optional[StrictInt] = None  # null: torch's default
+    out: Path = Path("results/benchmark")
+
+    @field_validator("models")
+    @classmethod
+    def _known_models(cls, v):
+        from .models.zoo import list_archs
+
+        unknown = [m for m in v if m not in list_archs() and not m.lstrip().startswith("[")]
+        if unknown:
+            raise ValueError(f"unknown model(s) {unknown}; registered: {', '.join(list_archs())}")
+        return v
+
+
 class Params(BaseModel):
     """The whole of params.yaml. Sections of stages not built yet are accepted as-is."""
 
     model_config = ConfigDict(extra="allow", frozen=True)
     data: DataParams = DataParams()
+    benchmark: BenchmarkParams = BenchmarkParams()
 
 
 def _format_validation_error(err: ValidationError, source: str) -> str:

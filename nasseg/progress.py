@@ -10,7 +10,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-console = Console(stderr=True)
+# Wide enough for the summary tables when output goes to a file or a DVC log.
+console = Console(stderr=True, width=None if sys.stderr.isatty() else 200)
 
 
 def _disabled() -> bool:

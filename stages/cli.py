@@ -12,7 +12,7 @@ import typer
 from nasseg.errors import NassegError
 from nasseg.progress import console
 
-from . import prepare
+from . import benchmark, draw, prepare
 
 app = typer.Typer(
     name="nasseg",
@@ -31,6 +31,8 @@ def _root() -> None:
 
 
 app.command("prepare")(prepare.main)
+app.command("benchmark")(benchmark.main)
+app.command("draw")(draw.main)
 
 
 def entry(argv: list[str] | None = None) -> None:

@@ -65,8 +65,11 @@ def load_encoder_weights(encoder: MobileNetV2Encoder, path: str | Path) -> str:
         raise NassegError(f"{path}: expected a state dict (name -> tensor), or a checkpoint with an 'encoder' entry.")
     state = {k: v for k, v in state.items() if not k.startswith("classifier.")}
     own = encoder.state_dict()
-    state = {k: v for k, v in state.items() if not (k.startswith("features.") and k not in own
-                                                    and int(k.split(".")[1]) > max(encoder.taps))}
+    def beyond_taps(key: str) -> bool:  # blocks after the last tap (e.g. the 1280-channel head)
+        parts = key.split(".")
+        return key not in own and parts[0] == "features" and parts[1].isdigit() and int(parts[1]) > max(encoder.taps)
+
+    state = {k: v for k, v in state.items() if not beyond_taps(k)}
     missing, unexpected = set(own) - set(state), set(state) - set(own)
     if missing or unexpected:
         raise NassegError(

@@ -32,6 +32,13 @@ class GenotypeError(NassegError, ValueError):
     """A genotype that is malformed or has an index out of range for its position."""
 
 
+def _as_int(v) -> int:
+    """Integers only: a float or bool in a genotype is a mistake, not a value to truncate."""
+    if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
+        raise TypeError(v)
+    return int(v)
+
+
 @dataclass(frozen=True)
 class Genotype:
     op0: int
@@ -39,8 +46,13 @@ class Genotype:
     connections: tuple[tuple[int, int], ...]
 
     def __post_init__(self):
-        object.__setattr__(self, "layers", tuple(tuple(int(v) for v in l) for l in self.layers))
-        object.__setattr__(self, "connections", tuple(tuple(int(v) for v in c) for c in self.connections))
+        try:
+            object.__setattr__(self, "op0", _as_int(self.op0))
+            object.__setattr__(self, "layers", tuple(tuple(_as_int(v) for v in l) for l in self.layers))
+            object.__setattr__(self, "connections", tuple(tuple(_as_int(v) for v in c) for c in self.connections))
+        except TypeError:
+            raise GenotypeError(f"malformed genotype (op0={self.op0!r}, layers={self.layers!r}, connections="
+                                f"{self.connections!r}): every entry must be an integer") from None
         self.validate()
 
     # ----------------------------------------------------------------- checks
@@ -120,8 +132,8 @@ class Genotype:
     @classmethod
     def from_text(cls, text: str) -> "Genotype":
         try:
-            obj = ast.literal_eval(text.strip())
-        except (ValueError, SyntaxError):
+            obj = ast.literal_eval(str(text).strip())
+        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
             raise GenotypeError(f"cannot parse genotype text {text!r}: expected the nested-list notation "
                                 "[[op0,[p1,p2,opA,opB],...],[[a,b],...]]") from None
         return cls.from_list(obj)
@@ -130,18 +142,22 @@ class Genotype:
     def canonical(self) -> "Genotype":
         """The representative of this genotype's symmetry class: within a cell layer the two
         branches (p1, opA) and (p2, opB) may swap (later references to the two branch nodes
-        swap with them), and a decoder cell's two inputs may swap."""
-        rename = {}
-        layers = []
-        for k, (p1, p2, oa, ob) in enumerate(self.layers):
-            p1, p2 = rename.get(p1, p1), rename.get(p2, p2)
-            if (p1, oa) > (p2, ob):
-                p1, p2, oa, ob = p2, p1, ob, oa
-                a_node, b_node = 2 + 3 * k, 3 + 3 * k
-                rename[a_node], rename[b_node] = b_node, a_node
-            layers.append((p1, p2, oa, ob))
+        swap with them), and a decoder cell's two inputs may swap. Of the 2^layers ways to
+        swap, the lexicographically smallest result is the representative (this also covers
+        layers whose two branches are identical, where only the later references differ)."""
+        best = None
+        for mask in range(1 << len(self.layers)):
+            rename, layers = {}, []
+            for k, (p1, p2, oa, ob) in enumerate(self.layers):
+                p1, p2 = rename.get(p1, p1), rename.get(p2, p2)
+                if mask >> k & 1:
+                    p1, p2, oa, ob = p2, p1, ob, oa
+                    rename[2 + 3 * k], rename[3 + 3 * k] = 3 + 3 * k, 2 + 3 * k
+                layers.append((p1, p2, oa, ob))
+            if best is None or layers < best:
+                best = layers
         conns = tuple(tuple(sorted(c)) for c in self.connections)
-        return Genotype(self.op0, tuple(layers), conns)
+        return Genotype(self.op0, tuple(best), conns)
 
     def hash(self) -> str:
         """A short stable id shared by all symmetric duplicates."""
@@ -167,7 +183,7 @@ class CellSpace:
         return sizes
 
     def from_decisions(self, d: Sequence[int]) -> Genotype:
-        d = [int(v) for v in d]
+        d = list(d)
         if len(d) != len(self.decision_sizes()):
             raise GenotypeError(f"expected {len(self.decision_sizes())} decisions, got {len(d)}")
         layers = tuple(tuple(d[1 + 4 * k: 5 + 4 * k]) for k in range(self.num_layers))
