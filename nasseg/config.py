@@ -6,7 +6,7 @@ the wrong type fails at start-up with the dotted key name, not deep inside a run
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Literal, Optional
 
 import yaml
 from pydantic import (BaseModel, ConfigDict, Field, StrictBool, StrictInt, ValidationError, field_validator,
@@ -112,12 +112,72 @@ class BenchmarkParams(_Section):
         return v
 
 
+class TrainRecipe(_Section):
+    """Single-phase supervised training (pretrain and teacher stages)."""
+
+    sets: str  # '+'-joined set names written by prepare, e.g. coco_train+trainaug
+    val_set: str = "voc_val"
+    epochs: StrictInt = Field(default=5, ge=1)
+    batch_size: StrictInt = Field(default=16, ge=2)
+    encoder_lr: float = Field(default=1e-3, gt=0)
+    decoder_lr: float = Field(default=1e-3, gt=0)
+    encoder_optim: Literal["adam", "sgd"] = "adam"
+    decoder_optim: Literal["adam", "sgd"] = "adam"
+    weight_decay: float = Field(default=1e-5, ge=0)
+    decoder_width: StrictInt = Field(default=256, ge=8)
+    seed: StrictInt = 0
+
+    @field_validator("sets", "val_set")
+    @classmethod
+    def _known_sets(cls, v):
+        from .data.catalog import SETS
+
+        unknown = [n for n in v.split("+") if n.strip() not in SETS]
+        if unknown:
+            raise ValueError(f"unknown set(s) {unknown}; sets written by prepare: {', '.join(SETS)} (join with '+')")
+        return v
+
+
+class PretrainParams(TrainRecipe):
+    """MobileNet-v2 encoder trained for segmentation with a Light-Weight RefineNet decoder,
+    or imported from ``weights`` (a torchvision mobilenet_v2 state dict or a checkpoint)."""
+
+    weights: Optional[Path] = None
+    sets: str = "coco_train"
+    out: Path = Path("models/pretrain")
+
+
+class TeacherParams(TrainRecipe):
+    """Light-Weight RefineNet on a ResNet, trained or imported from ``weights``."""
+
+    weights: Optional[Path] = None
+    depth: Literal[18, 34, 50, 101, 152] = 50
+    sets: str = "coco_train+trainaug"
+    out: Path = Path("models/teacher")
+
+
+class PrecomputeParams(_Section):
+    """The stage-1 feature cache (SPEC §5: 4,000 samples, 256x256 crops, stride-4 labels)."""
+
+    n: StrictInt = Field(default=1000, ge=1)  # training samples, each augmented once
+    label_stride: Literal[1, 2, 4] = 4
+    val_size: StrictInt = Field(default=144, ge=16)  # meta-val images centre-padded/cropped to this
+    dtype: Literal["float16", "float32"] = "float16"
+    chunk: StrictInt = Field(default=32, ge=1)  # samples per HDF5 chunk (one contiguous read)
+    compression: Literal["none", "lzf", "gzip"] = "none"
+    seed: StrictInt = 0
+    out: Path = Path("cache")
+
+
 class Params(BaseModel):
     """The whole of params.yaml. Sections of stages not built yet are accepted as-is."""
 
     model_config = ConfigDict(extra="allow", frozen=True)
     data: DataParams = DataParams()
     benchmark: BenchmarkParams = BenchmarkParams()
+    pretrain: PretrainParams = PretrainParams()
+    teacher: TeacherParams = TeacherParams()
+    precompute: PrecomputeParams = PrecomputeParams()
 
 
 def _format_validation_error(err: ValidationError, source: str) -> str:

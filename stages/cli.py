@@ -12,7 +12,7 @@ import typer
 from nasseg.errors import NassegError
 from nasseg.progress import console
 
-from . import benchmark, draw, prepare
+from . import bench_cache, benchmark, draw, precompute, prepare, pretrain
 
 app = typer.Typer(
     name="nasseg",
@@ -31,8 +31,12 @@ def _root() -> None:
 
 
 app.command("prepare")(prepare.main)
+app.command("pretrain")(pretrain.pretrain)
+app.command("teacher")(pretrain.teacher)
+app.command("precompute")(precompute.main)
 app.command("benchmark")(benchmark.main)
 app.command("draw")(draw.main)
+app.command("bench-cache")(bench_cache.main)
 
 
 def entry(argv: list[str] | None = None) -> None:

@@ -1,5 +1,6 @@
 """The one end-to-end test: `dvc repro` of the whole pipeline on a tiny profile, in a copy
 of the project; a second `dvc repro` must do nothing."""
+import json
 import os
 import shutil
 import subprocess
@@ -11,8 +12,12 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 
-TINY = {"embedded": {"voc": {"train": 8, "val": 10}, "sbd": {"train": 10, "val": 2}, "coco": {"train": 6},
-                     "min_size": 48, "max_size": 64}}
+TINY = {
+    "data": {"embedded": {"voc": {"train": 8, "val": 10}, "sbd": {"train": 10, "val": 2}, "coco": {"train": 6},
+                          "min_size": 48, "max_size": 64}},
+    "benchmark": {"models": ["arch0", "arch1", "arch2", "lraspp_mbv3"], "reference": "lraspp_mbv3", "size": 64,
+                  "runs": 2, "warmup": 1, "variants": ["eager"]},
+}
 
 
 def _merge(base: dict, over: dict) -> dict:
@@ -39,7 +44,7 @@ def test_dvc_repro_tiny_profile_then_nothing_to_do(tmp_path):
     proj.mkdir()
     _copy_project(proj)
     params = yaml.safe_load((proj / "params.yaml").read_text())
-    params["data"] = _merge(params["data"], TINY)
+    params = _merge(params, TINY)
     (proj / "params.yaml").write_text(yaml.safe_dump(params))
     (proj / "dvc.lock").unlink(missing_ok=True)
     bindir = Path(sys.executable).parent
@@ -57,6 +62,9 @@ def test_dvc_repro_tiny_profile_then_nothing_to_do(tmp_path):
     assert "Running stage 'prepare'" in first
     assert (proj / "data/lists/meta_train.lst").is_file()
     assert (proj / "data/embedded/VOCdevkit/VOC2012/JPEGImages").is_dir()
+    bench = json.loads((proj / "results/benchmark/metrics.json").read_text())
+    assert {r["model"] for r in bench["rows"]} == {"arch0", "arch1", "arch2", "lraspp_mbv3"}
+    assert (proj / "results/benchmark/arch0.png").is_file()
     second = run(*dvc, "repro")
     assert "Running stage" not in second and "up to date" in second
     # the same params render the same bytes: running the stage by hand changes no output

@@ -38,27 +38,63 @@ class CRP(nn.Module):
 
 
 class LWRefineNetDecoder(nn.Module):
-    """Taps: MobileNet-v2 blocks 3, 6, 10, 13, 16, 17 (24, 32, 64, 96, 160, 320 channels)."""
+    """Light-Weight RefineNet decoder over groups of encoder taps, coarsest group first.
+
+    Each group's taps go through 1x1 convs to ``width`` and are summed with the upsampled
+    result of the previous group, then ReLU and chained residual pooling; a 1x1 adaptation
+    precedes each upsampling, and a 3x3 classifier follows the finest group. The default
+    groups are those of MobileNet-v2 (taps at blocks 3, 6, 10, 13, 16, 17)."""
 
     TAPS = (3, 6, 10, 13, 16, 17)
+    MBV2_GROUPS = ((5, 4), (3, 2), (1,), (0,))
 
-    def __init__(self, in_channels, num_classes: int = 21, width: int = 256):
+    def __init__(self, in_channels, num_classes: int = 21, width: int = 256, groups=MBV2_GROUPS):
         super().__init__()
+        self.groups = tuple(tuple(g) for g in groups)
         self.reduce = nn.ModuleList(conv1x1(c, width) for c in in_channels)
-        self.crp = nn.ModuleList(CRP(width) for _ in range(4))
-        self.adapt = nn.ModuleList(conv1x1(width, width) for _ in range(3))
+        self.crp = nn.ModuleList(CRP(width) for _ in self.groups)
+        self.adapt = nn.ModuleList(conv1x1(width, width) for _ in self.groups[:-1])
         self.classifier = nn.Conv2d(width, num_classes, 3, padding=1, bias=True)
 
     def forward(self, feats, return_aux: bool = False):
-        l3, l4, l5, l6, l7, l8 = [r(f) for r, f in zip(self.reduce, feats)]
-        x = self.adapt[0](self.crp[0](F.relu(l8 + l7)))
-        x = F.interpolate(x, size=l6.shape[2:], mode="bilinear", align_corners=False)
-        x = self.adapt[1](self.crp[1](F.relu(l5 + l6 + x)))
-        x = F.interpolate(x, size=l4.shape[2:], mode="bilinear", align_corners=False)
-        x = self.adapt[2](self.crp[2](F.relu(l4 + x)))
-        x = F.interpolate(x, size=l3.shape[2:], mode="bilinear", align_corners=False)
-        logits = self.classifier(self.crp[3](F.relu(l3 + x)))
+        x = None
+        for i, group in enumerate(self.groups):
+            s = self.reduce[group[0]](feats[group[0]])
+            for j in group[1:]:
+                s = s + self.reduce[j](feats[j])
+            if x is not None:
+                s = s + F.interpolate(x, size=s.shape[2:], mode="bilinear", align_corners=False)
+            x = self.crp[i](F.relu(s))
+            if i < len(self.groups) - 1:
+                x = self.adapt[i](x)
+        logits = self.classifier(x)
         return (logits, []) if return_aux else logits
+
+
+class ResNetEncoder(nn.Module):
+    """torchvision ResNet (18/34/50/101/152) up to layer4; taps after layer1..layer4
+    (strides 4, 8, 16, 32)."""
+
+    def __init__(self, depth: int = 50):
+        super().__init__()
+        builders = {18: torchvision.models.resnet18, 34: torchvision.models.resnet34,
+                    50: torchvision.models.resnet50, 101: torchvision.models.resnet101,
+                    152: torchvision.models.resnet152}
+        if depth not in builders:
+            raise ValueError(f"ResNet depth must be one of {sorted(builders)}, got {depth}")
+        r = builders[depth](weights=None)
+        self.stem = nn.Sequential(r.conv1, r.bn1, r.relu, r.maxpool)
+        self.layers = nn.ModuleList([r.layer1, r.layer2, r.layer3, r.layer4])
+        expansion = 4 if depth >= 50 else 1
+        self.out_channels = tuple(c * expansion for c in (64, 128, 256, 512))
+
+    def forward(self, x):
+        x = self.stem(x)
+        out = []
+        for layer in self.layers:
+            x = layer(x)
+            out.append(x)
+        return out
 
 
 def dilate_mobilenet_(features: nn.Sequential, output_stride: int) -> None:

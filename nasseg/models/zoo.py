@@ -17,7 +17,7 @@ import torch.nn as nn
 from ..errors import NassegError
 from ..space.decoder import AuxKind, Decoder
 from ..space.genotype import Genotype
-from .baselines import LRASPPMobileNetV3, DeepLabV3Head, LWRefineNetDecoder, deeplab_encoder
+from .baselines import LRASPPMobileNetV3, DeepLabV3Head, LWRefineNetDecoder, ResNetEncoder, deeplab_encoder
 from .encoder import TAP_CHANNELS, MobileNetV2Encoder, load_encoder_weights
 
 PUBLISHED = {
@@ -93,9 +93,24 @@ for _name, _text in PUBLISHED.items():
 
 
 @register("refinenet_lw_mbv2", "baseline", "Light-Weight RefineNet on MobileNet-v2 (output stride 4)")
-def _refinenet(*, num_classes: int = 21, **_):
+def _refinenet(*, num_classes: int = 21, decoder_width: int = 256, **_):
     enc = MobileNetV2Encoder(taps=LWRefineNetDecoder.TAPS)
-    return SegmentationModel(enc, LWRefineNetDecoder(enc.out_channels, num_classes), "refinenet_lw_mbv2")
+    return SegmentationModel(enc, LWRefineNetDecoder(enc.out_channels, num_classes, decoder_width),
+                             "refinenet_lw_mbv2")
+
+
+def _refinenet_resnet(depth: int):
+    def build(*, num_classes: int = 21, decoder_width: int = 256, **_):
+        enc = ResNetEncoder(depth)
+        dec = LWRefineNetDecoder(enc.out_channels, num_classes, decoder_width, groups=((3,), (2,), (1,), (0,)))
+        return SegmentationModel(enc, dec, f"refinenet_lw_resnet{depth}")
+    return build
+
+
+for _depth in (18, 34, 50, 101, 152):
+    register(f"refinenet_lw_resnet{_depth}", "teacher",
+             f"Light-Weight RefineNet on ResNet-{_depth} (the distillation teacher; paper: ResNet-152)")(
+        _refinenet_resnet(_depth))
 
 
 @register("deeplabv3_mbv2", "baseline", "DeepLab-v3 on MobileNet-v2, no ASPP (output stride 8)")
@@ -129,7 +144,7 @@ def build_model(name_or_genotype: str | Genotype, *, num_classes: int = 21, widt
             model = info.builder(num_classes=num_classes, width=width, repeats=repeats, aux=aux)
         else:
             if aux != "none":
-                raise NassegError(f"{info.name} is a baseline; auxiliary heads exist only for genotype models.")
+                raise NassegError(f"{info.name} is a {info.kind}; auxiliary heads exist only for genotype models.")
             model = info.builder(num_classes=num_classes, **kw)
     if encoder_weights:
         if not isinstance(getattr(model, "encoder", None), MobileNetV2Encoder):

@@ -1,0 +1,94 @@
+"""What the feature cache buys: one stage-1 epoch from the cache versus the same epoch with
+the frozen encoder (and teacher) computed on the fly, and the cache's read throughput
+against the same batches served from RAM. Measured side by side in one run."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Subset
+
+from ..data import SegmentationTransform, open_set
+from ..models.zoo import PUBLISHED
+from ..space import Genotype
+from ..space.decoder import Decoder
+from ..training.fit import seed_everything
+from ..training.stage1 import Stage1Config, train_decoder_epoch
+from .precompute import load_frozen_encoder, load_frozen_teacher
+from .store import FeatureCache
+
+
+def _decoder(genotype: str, num_classes: int, width: int, repeats: int) -> Decoder:
+    seed_everything(0)
+    return Decoder(Genotype.from_text(PUBLISHED.get(genotype, genotype)), (24, 32, 96, 320), num_classes=num_classes,
+                   width=width, repeats=repeats, aux="cell")
+
+
+def _epoch_seconds(decoder: Decoder, batches, cfg: Stage1Config) -> float:
+    opt = torch.optim.Adam(decoder.parameters(), lr=cfg.lr)
+    t0 = time.perf_counter()
+    train_decoder_epoch(decoder, batches, opt, cfg)
+    return time.perf_counter() - t0
+
+
+def run_bench_cache(params, *, arch: str = "arch0", samples: Optional[int] = None, width: int = 48,
+                    repeats: int = 1, batch_size: int = 32, read_passes: int = 3, log=print) -> dict:
+    torch.set_flush_denormal(True)
+    path = Path(params.precompute.out) / "train.h5"
+    num_classes = params.data.num_classes
+    cfg = Stage1Config(batch_size=batch_size)
+    out: dict = {"arch": arch, "width": width, "repeats": repeats, "batch_size": batch_size,
+                 "threads": torch.get_num_threads()}
+    with FeatureCache(path) as cache:
+        n = min(samples or len(cache), len(cache))
+        out["samples"] = n
+        # ---- one stage-1 epoch from the cache
+        n_batches = (n + batch_size - 1) // batch_size
+
+        def from_cache():
+            yield from (b for _, b in zip(range(n_batches), cache.batches(batch_size, rng=np.random.default_rng(0))))
+
+        out["epoch_cache_s"] = _epoch_seconds(_decoder(arch, num_classes, width, repeats), from_cache(), cfg)
+        log(f"stage-1 epoch from the cache: {out['epoch_cache_s']:.1f} s ({n} samples)")
+        # ---- the same epoch with encoder and teacher on the fly
+        encoder, teacher = load_frozen_encoder(params), load_frozen_teacher(params)
+        data = params.data
+        base = open_set("meta_train", data, SegmentationTransform.train(data.augment))
+        loader = DataLoader(Subset(base, [i % len(base) for i in range(n)]), batch_size=batch_size, shuffle=True,
+                            generator=torch.Generator().manual_seed(0))
+        stride = params.precompute.label_stride
+
+        def on_the_fly(with_teacher: bool):
+            for image, mask in loader:
+                with torch.no_grad():
+                    taps = encoder(image)
+                    b = {f"tap{i}": t for i, t in enumerate(taps)}
+                    b["labels"] = mask[:, stride // 2::stride, stride // 2::stride] if stride > 1 else mask
+                    if with_teacher:
+                        b["teacher"] = teacher(image)
+                yield b
+
+        out["epoch_fly_s"] = _epoch_seconds(_decoder(arch, num_classes, width, repeats), on_the_fly(True), cfg)
+        out["speedup"] = out["epoch_fly_s"] / out["epoch_cache_s"]
+        log(f"same epoch, encoder + teacher on the fly: {out['epoch_fly_s']:.1f} s (×{out['speedup']:.1f})")
+        # ---- read throughput: the file versus the same batches from RAM
+        nbytes = cache.nbytes()
+        t0 = time.perf_counter()
+        for k in range(read_passes):
+            for _ in cache.batches(batch_size, rng=np.random.default_rng(k)):
+                pass
+        out["read_file_MBps"] = nbytes * read_passes / (time.perf_counter() - t0) / 1e6
+    with FeatureCache(path, in_memory=True) as ram:
+        t0 = time.perf_counter()
+        for k in range(read_passes):
+            for _ in ram.batches(batch_size, rng=np.random.default_rng(k)):
+                pass
+        out["read_ram_MBps"] = nbytes * read_passes / (time.perf_counter() - t0) / 1e6
+    out["read_ratio"] = out["read_file_MBps"] / out["read_ram_MBps"]
+    out["cache_MB"] = nbytes / 1e6
+    log(f"reads: file {out['read_file_MBps']:.0f} MB/s, RAM {out['read_ram_MBps']:.0f} MB/s "
+        f"({100 * out['read_ratio']:.0f}%)")
+    return out

@@ -1,0 +1,57 @@
+"""Evaluation at full image size: logits upsampled to the label, confusion matrix, scores."""
+from __future__ import annotations
+
+from typing import Iterable, Optional
+
+import torch
+import torch.nn.functional as F
+from torch.utils.data import DataLoader, Dataset
+
+from ..metrics import ConfusionMatrix, Scores
+
+
+def upsample_to(logits: torch.Tensor, size) -> torch.Tensor:
+    if logits.shape[2:] == tuple(size):
+        return logits
+    return F.interpolate(logits, size=tuple(size), mode="bilinear", align_corners=False)
+
+
+@torch.no_grad()
+def predict_logits(model: torch.nn.Module, image: torch.Tensor, *, flip: bool = False,
+                   scales: Iterable[float] = (1.0,)) -> torch.Tensor:
+    """Logits at the image's size for a normalised batch (N,3,H,W); optional flip and
+    multi-scale testing average the softmax-free logits."""
+    h, w = image.shape[2:]
+    total, n = 0.0, 0
+    for s in scales:
+        x = image if s == 1.0 else F.interpolate(image, scale_factor=s, mode="bilinear", align_corners=False)
+        total = total + upsample_to(model(x), (h, w))
+        n += 1
+        if flip:
+            total = total + upsample_to(model(x.flip(3)), (h, w)).flip(3)
+            n += 1
+    return total / n
+
+
+def _collate_one(batch):
+    return batch[0][0].unsqueeze(0), batch[0][1].unsqueeze(0)
+
+
+@torch.no_grad()
+def evaluate(model: torch.nn.Module, dataset: Dataset, num_classes: int, *, exclude: Iterable[int] = (),
+             device: str | torch.device = "cpu", flip: bool = False, scales: Iterable[float] = (1.0,),
+             progress: Optional[callable] = None, num_workers: int = 0) -> tuple[Scores, ConfusionMatrix]:
+    """Score ``model`` on a dataset of ``(normalised image, mask)`` pairs of any size, one
+    image at a time, logits upsampled to the full label size (no crop)."""
+    was_training = model.training
+    model.eval()
+    cm = ConfusionMatrix(num_classes, device=device)
+    loader = DataLoader(dataset, batch_size=1, shuffle=False, collate_fn=_collate_one, num_workers=num_workers)
+    for image, mask in loader:
+        image, mask = image.to(device), mask.to(device)
+        logits = predict_logits(model, image, flip=flip, scales=tuple(scales))
+        cm.update(logits.argmax(1), mask)
+        if progress:
+            progress()
+    model.train(was_training)
+    return cm.scores(exclude), cm

@@ -1,0 +1,138 @@
+"""The ``pretrain`` and ``teacher`` stages: train on the embedded/real data, or import weights.
+
+pretrain -> ``<out>/encoder.pt``: ``{"encoder": MobileNet-v2 state dict, "meta": {...}}``
+teacher  -> ``<out>/teacher.pt``: ``{"model": state dict, "meta": {...}}``
+Each also writes ``metrics.json`` (validation scores, or the import record) and, when
+trained, ``history.tsv`` (one row per epoch, for ``dvc plots``). Training resumes from
+``<out>/resume/last.pt`` after an interruption.
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Callable, Optional
+
+import torch
+
+from ..config import Params, TrainRecipe
+from ..data import SegmentationTransform, open_set
+from ..errors import NassegError
+from ..models import build_model, load_encoder_weights
+from ..models.encoder import MobileNetV2Encoder
+from .evaluate import evaluate
+from .fit import FitConfig, fit, save_atomic, seed_everything
+
+
+def _fit_config(r: TrainRecipe) -> FitConfig:
+    return FitConfig(epochs=r.epochs, batch_size=r.batch_size, encoder_lr=r.encoder_lr, decoder_lr=r.decoder_lr,
+                     encoder_optim=r.encoder_optim, decoder_optim=r.decoder_optim, weight_decay=r.weight_decay,
+                     seed=r.seed)
+
+
+def _identity(params: Params, section: str) -> dict:
+    """What defines a run besides the loop config: a resume checkpoint of another run is ignored."""
+    blob = json.dumps({"data": params.data.model_dump(mode="json"),
+                       section: getattr(params, section).model_dump(mode="json")}, sort_keys=True)
+    return {"params_sha1": hashlib.sha1(blob.encode()).hexdigest()}
+
+
+def _write_history(history: list[dict], path: Path) -> None:
+    keys = sorted({k for h in history for k in h}, key=lambda k: (k != "epoch", k))
+    with open(path, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=keys, delimiter="\t")
+        w.writeheader()
+        for h in history:
+            w.writerow(h)
+
+
+def _train(model, recipe: TrainRecipe, params: Params, section: str, out: Path, task, log) -> dict:
+    data = params.data
+    train_set = open_set(recipe.sets, data, SegmentationTransform.train(data.augment))
+    val_set = open_set(recipe.val_set, data, SegmentationTransform.eval())
+    result = fit(model, train_set, _fit_config(recipe), num_classes=data.num_classes, val_set=val_set,
+                 exclude=(), checkpoint=out / "resume" / "last.pt", identity=_identity(params, section),
+                 task=task, log=log)
+    _write_history(result.history, out / "history.tsv")
+    last = result.history[-1]
+    return {"source": "trained", "sets": recipe.sets, "val_set": recipe.val_set, "epochs": recipe.epochs,
+            "train_images": len(train_set), "seconds": round(result.seconds, 1),
+            **{k: last[k] for k in ("mean_iou", "fw_iou", "mean_acc", "pixel_acc") if k in last}}
+
+
+def run_pretrain(params: Params, task=None, log: Callable[[str], None] = print) -> dict:
+    p = params.pretrain
+    out = Path(p.out)
+    out.mkdir(parents=True, exist_ok=True)
+    seed_everything(p.seed)
+    if p.weights is not None:
+        enc = MobileNetV2Encoder()
+        sha = load_encoder_weights(enc, p.weights)
+        meta = {"source": "imported", "file": str(p.weights), "sha256": sha}
+        state = enc.state_dict()
+    else:
+        model = build_model("refinenet_lw_mbv2", num_classes=params.data.num_classes, decoder_width=p.decoder_width)
+        meta = _train(model, p, params, "pretrain", out, task, log)
+        meta["model"] = f"refinenet_lw_mbv2 (decoder width {p.decoder_width})"
+        state = model.encoder.state_dict()
+    save_atomic({"encoder": state, "meta": meta}, out / "encoder.pt")
+    (out / "metrics.json").write_text(json.dumps(meta, indent=1))
+    return meta
+
+
+def _load_model_weights(model: torch.nn.Module, path: Path) -> str:
+    path = Path(path)
+    if not path.is_file():
+        raise NassegError(f"{path}: teacher weights file not found. Fix teacher.weights in params.yaml, or set it "
+                          "to null to train the teacher.")
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:
+        raise NassegError(f"{path}: not a loadable PyTorch weights file ({type(err).__name__}: {err}).") from None
+    state = obj.get("model", obj) if isinstance(obj, dict) else None
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise NassegError(f"{path}: expected a state dict, or a checkpoint with a 'model' entry.")
+    own = model.state_dict()
+    missing, unexpected = sorted(set(own) - set(state)), sorted(set(state) - set(own))
+    wrong = [k for k in own if k in state and own[k].shape != state[k].shape]
+    if missing or unexpected or wrong:
+        raise NassegError(
+            f"{path}: does not fit {getattr(model, 'name', 'the teacher')} "
+            f"(missing {len(missing)} keys, e.g. {missing[:3]}; unexpected {len(unexpected)}, e.g. {unexpected[:3]}; "
+            f"wrong shape {len(wrong)}, e.g. {wrong[:3]}). Check teacher.depth, teacher.decoder_width and "
+            "data.num_classes against the file.")
+    model.load_state_dict(state, strict=True)
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def build_teacher(params: Params) -> torch.nn.Module:
+    t = params.teacher
+    return build_model(f"refinenet_lw_resnet{t.depth}", num_classes=params.data.num_classes,
+                       decoder_width=t.decoder_width)
+
+
+def run_teacher(params: Params, task=None, log: Callable[[str], None] = print) -> dict:
+    t = params.teacher
+    out = Path(t.out)
+    out.mkdir(parents=True, exist_ok=True)
+    seed_everything(t.seed)
+    model = build_teacher(params)
+    if t.weights is not None:
+        sha = _load_model_weights(model, t.weights)
+        val_set = open_set(t.val_set, params.data, SegmentationTransform.eval())
+        t0 = time.perf_counter()
+        scores, _ = evaluate(model, val_set, params.data.num_classes,
+                             progress=task("validate", len(val_set)) if task else None)
+        meta = {"source": "imported", "file": str(t.weights), "sha256": sha, "val_set": t.val_set,
+                "seconds": round(time.perf_counter() - t0, 1),
+                **{k: v for k, v in scores.as_dict().items() if k != "reward"}}
+    else:
+        meta = _train(model, t, params, "teacher", out, task, log)
+    meta.update({"model": model.name, "depth": t.depth, "decoder_width": t.decoder_width,
+                 "num_classes": params.data.num_classes})
+    save_atomic({"model": model.state_dict(), "meta": meta}, out / "teacher.pt")
+    (out / "metrics.json").write_text(json.dumps(meta, indent=1))
+    return meta

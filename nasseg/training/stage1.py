@@ -1,0 +1,97 @@
+"""Stage 1 of the inner training (SPEC §5): the decoder alone, from cached encoder taps.
+
+Loss = cross-entropy + ``kd_weight`` x L2(logits, teacher logits) + ``aux_weight`` x the
+auxiliary heads' cross-entropy; Adam, gradient-norm clipping, and Polyak averaging of
+the parameters (applied before validation). BN statistics are updated as usual.
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import Iterable, Optional
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from ..metrics import ConfusionMatrix, Scores
+from .evaluate import upsample_to
+
+
+@dataclass
+class Stage1Config:
+    epochs: int = 5
+    batch_size: int = 32
+    lr: float = 3e-3
+    grad_clip: float = 3.0
+    kd_weight: float = 0.3
+    aux_weight: float = 0.15
+    polyak: Optional[float] = 0.9  # None: no averaging
+
+
+class Polyak:
+    """Exponential moving average of parameters (buffers, e.g. BN statistics, are copied)."""
+
+    def __init__(self, model: nn.Module, decay: float):
+        self.decay = decay
+        self.shadow = copy.deepcopy(model).eval()
+        for p in self.shadow.parameters():
+            p.requires_grad_(False)
+
+    @torch.no_grad()
+    def update(self, model: nn.Module) -> None:
+        for s, p in zip(self.shadow.parameters(), model.parameters()):
+            s.mul_(self.decay).add_(p.detach(), alpha=1 - self.decay)
+        for s, b in zip(self.shadow.buffers(), model.buffers()):
+            s.copy_(b)
+
+    def apply_to(self, model: nn.Module) -> None:
+        model.load_state_dict(self.shadow.state_dict())
+
+
+def stage1_loss(logits, aux, labels, teacher: Optional[torch.Tensor], cfg: Stage1Config) -> torch.Tensor:
+    loss = F.cross_entropy(upsample_to(logits, labels.shape[1:]), labels, ignore_index=255)
+    if teacher is not None and cfg.kd_weight > 0:
+        loss = loss + cfg.kd_weight * F.mse_loss(upsample_to(logits, teacher.shape[2:]), teacher)
+    for a in aux:
+        loss = loss + cfg.aux_weight * F.cross_entropy(upsample_to(a, labels.shape[1:]), labels, ignore_index=255)
+    return loss
+
+
+def train_decoder_epoch(decoder: nn.Module, batches: Iterable[dict], optimizer: torch.optim.Optimizer,
+                        cfg: Stage1Config, ema: Optional[Polyak] = None, tick=None) -> float:
+    """One pass over ``batches`` (dicts with tap0..3, labels and optionally teacher)."""
+    decoder.train()
+    total, count = 0.0, 0
+    for b in batches:
+        feats = [b[f"tap{i}"] for i in range(4)]
+        logits, aux = decoder(feats, return_aux=True)
+        loss = stage1_loss(logits, aux, b["labels"], b.get("teacher"), cfg)
+        if not torch.isfinite(loss):
+            raise FloatingPointError(f"stage-1 loss became {loss.item()}")
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if cfg.grad_clip:
+            torch.nn.utils.clip_grad_norm_(decoder.parameters(), cfg.grad_clip)
+        optimizer.step()
+        if ema is not None:
+            ema.update(decoder)
+        total += loss.item() * len(b["labels"])
+        count += len(b["labels"])
+        if tick:
+            tick()
+    return total / max(1, count)
+
+
+@torch.no_grad()
+def validate_decoder(decoder: nn.Module, batches: Iterable[dict], num_classes: int,
+                     exclude: tuple = (0,)) -> Scores:
+    """Scores on cached validation batches, logits upsampled to the (full-resolution) labels."""
+    was = decoder.training
+    decoder.eval()
+    cm = ConfusionMatrix(num_classes)
+    for b in batches:
+        logits = decoder([b[f"tap{i}"] for i in range(4)])
+        cm.update(upsample_to(logits, b["labels"].shape[1:]).argmax(1), b["labels"])
+    decoder.train(was)
+    return cm.scores(exclude)

@@ -1,0 +1,132 @@
+"""The feature cache: atomic write, fingerprint refusal, reader shapes/dtypes/order."""
+import json
+import multiprocessing as mp
+import os
+
+import h5py
+import numpy as np
+import pytest
+import torch
+
+from nasseg.cache import CacheSpec, FeatureCache, write_cache
+from nasseg.errors import NassegError
+
+SPEC = CacheSpec(n=50, tap_shapes=((4, 8, 8), (6, 4, 4), (8, 2, 2), (10, 1, 1)), label_shape=(8, 8),
+                 teacher_shape=(3, 8, 8), chunk=8)
+
+
+def _batches(n=50, bs=7, seed=0):
+    rng = np.random.default_rng(seed)
+    for s in range(0, n, bs):
+        b = min(bs, n - s)
+        out = {f"tap{i}": rng.normal(size=(b, *shape)).astype(np.float32) for i, shape in enumerate(SPEC.tap_shapes)}
+        out["labels"] = np.full((b, 8, 8), s, dtype=np.uint8) + np.arange(b, dtype=np.uint8)[:, None, None]
+        out["labels"][:, 0, 0] = 255
+        out["teacher"] = torch.randn(b, 3, 8, 8)
+        yield out
+
+
+FP = {"encoder_sha256": "aa", "n": 50, "augment": {"crop": 32}}
+
+
+def test_write_then_read_shapes_dtypes_and_every_sample_once(tmp_path):
+    path = write_cache(tmp_path / "c.h5", SPEC, _batches(), FP)
+    assert path.is_file() and not (tmp_path / "c.h5.tmp").exists()
+    with h5py.File(path) as f:
+        assert f["tap0"].dtype == np.float16 and f["labels"].dtype == np.uint8
+        assert f["tap0"].chunks == (8, 4, 8, 8)
+    with FeatureCache(path, FP) as cache:
+        assert len(cache) == 50
+        assert cache.shapes() == {"tap0": (4, 8, 8), "tap1": (6, 4, 4), "tap2": (8, 2, 2), "tap3": (10, 1, 1),
+                                  "labels": (8, 8), "teacher": (3, 8, 8)}
+        seen = []
+        for b in cache.batches(16, rng=np.random.default_rng(1)):
+            assert b["tap0"].dtype == torch.float32 and b["labels"].dtype == torch.int64
+            assert b["tap3"].shape[1:] == (10, 1, 1) and b["teacher"].shape[1:] == (3, 8, 8)
+            assert (b["labels"][:, 0, 0] == 255).all()
+            seen += b["labels"][:, 1, 1].tolist()
+        assert sorted(seen) == list(range(50))  # each sample exactly once per epoch
+        assert seen != list(range(50))  # shuffled
+
+
+def test_unshuffled_order_and_values_match_what_was_written(tmp_path):
+    written = list(_batches())
+    path = write_cache(tmp_path / "c.h5", SPEC, iter(written), FP)
+    tap0 = np.concatenate([b["tap0"] for b in written])
+    with FeatureCache(path) as cache:
+        got = torch.cat([b["tap0"] for b in cache.batches(10, shuffle=False)]).numpy()
+    assert got.shape == tap0.shape
+    np.testing.assert_allclose(got, tap0.astype(np.float16).astype(np.float32))
+    assert np.abs(got - tap0).max() < 1e-2  # float16 storage
+
+
+def test_in_memory_gives_the_same_epoch_contents(tmp_path):
+    path = write_cache(tmp_path / "c.h5", SPEC, _batches(), FP)
+    with FeatureCache(path, in_memory=True) as cache:
+        ids = sorted(i for b in cache.batches(16, rng=np.random.default_rng(3)) for i in b["labels"][:, 1, 1].tolist())
+    assert ids == list(range(50))
+
+
+def test_same_rng_same_order(tmp_path):
+    path = write_cache(tmp_path / "c.h5", SPEC, _batches(), FP)
+    with FeatureCache(path) as cache:
+        a = [b["labels"][:, 1, 1].tolist() for b in cache.batches(16, rng=np.random.default_rng(5))]
+        b = [b["labels"][:, 1, 1].tolist() for b in cache.batches(16, rng=np.random.default_rng(5))]
+    assert a == b
+
+
+def test_fingerprint_mismatch_refused_with_the_differing_keys(tmp_path):
+    path = write_cache(tmp_path / "c.h5", SPEC, _batches(), FP)
+    with pytest.raises(NassegError, match="encoder_sha256") as err:
+        FeatureCache(path, dict(FP, encoder_sha256="bb"))
+    assert "nasseg precompute" in str(err.value)
+    with pytest.raises(NassegError, match="seed"):
+        FeatureCache(path, dict(FP, seed=1))
+
+
+def test_too_few_samples_leaves_no_file(tmp_path):
+    with pytest.raises(RuntimeError, match="only 14 of 50"):
+        write_cache(tmp_path / "c.h5", SPEC, (b for _, b in zip(range(2), _batches())), FP)
+    assert not (tmp_path / "c.h5").exists() and not (tmp_path / "c.h5.tmp").exists()
+
+
+def _slow_writer(path):
+    def gen():
+        for b in _batches():
+            yield b
+        import time
+        time.sleep(60)  # never finishes: killed from outside
+    write_cache(path, SPEC, gen(), FP)
+
+
+def test_killed_writer_leaves_no_cache_that_looks_whole(tmp_path):
+    path = tmp_path / "c.h5"
+    spec = CacheSpec(**{**SPEC.__dict__, "n": 10_000})
+    ctx = mp.get_context("fork")
+    p = ctx.Process(target=lambda: write_cache(path, spec, _forever(), FP))
+    p.start()
+    for _ in range(200):  # wait until the temporary file is being written
+        if (tmp_path / "c.h5.tmp").exists():
+            break
+        p.join(0.05)
+    os.kill(p.pid, 9)
+    p.join()
+    assert not path.exists()
+    with pytest.raises(NassegError, match="interrupted write"):
+        FeatureCache(path)
+
+
+def _forever():
+    import time
+    while True:
+        yield from _batches()
+        time.sleep(0.01)
+
+
+def test_missing_or_corrupt_cache_is_a_clear_error(tmp_path):
+    with pytest.raises(NassegError, match="not found"):
+        FeatureCache(tmp_path / "nope.h5")
+    bad = tmp_path / "bad.h5"
+    bad.write_bytes(b"not hdf5 at all")
+    with pytest.raises(NassegError, match="not a readable HDF5"):
+        FeatureCache(bad)
