@@ -1,0 +1,119 @@
+"""Wiring of the `search` stage: params -> strategy, trainer, executor, store, outputs."""
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import Callable, Optional
+
+from ..config import Params
+from ..training.stage1 import Stage1Config
+from .executor import make_executor
+from .inner import EarlyTermination, InnerConfig, Stage2Config
+from .loop import Budget, HardwarePenalty, run_search
+from .store import TrialStore
+from .strategy import PPOConfig, make_strategy
+from .trainer import CacheTrainer
+
+
+def inner_config(p: Params) -> InnerConfig:
+    s = p.search
+    return InnerConfig(
+        width=s.width, repeats=s.repeats, aux=s.aux,
+        stage1=Stage1Config(epochs=s.stage1.epochs, batch_size=s.stage1.batch_size, lr=s.stage1.lr,
+                            grad_clip=s.stage1.grad_clip, kd_weight=s.stage1.kd_weight,
+                            aux_weight=s.stage1.aux_weight, polyak=s.stage1.polyak),
+        stage2=Stage2Config(epochs=s.stage2.epochs, batch_size=s.stage2.batch_size, encoder_lr=s.stage2.encoder_lr,
+                            decoder_lr=s.stage2.decoder_lr, aux_weight=s.stage2.aux_weight, polyak=s.stage2.polyak,
+                            max_images=s.stage2.max_images))
+
+
+def search_dir(p: Params, strategy: str) -> Path:
+    return Path(p.search.out) / strategy
+
+
+def run_strategy(p: Params, params_path: str, strategy_name: str, *, trainer=None,
+                 on_trial: Optional[Callable[[dict], None]] = None, log=print) -> dict:
+    s = p.search
+    out = search_dir(p, strategy_name)
+    out.mkdir(parents=True, exist_ok=True)
+    ppo = PPOConfig(lr=s.ppo.lr, clip=s.ppo.clip, grad_clip=s.ppo.grad_clip, baseline_decay=s.ppo.baseline_decay,
+                    buffer=s.ppo.buffer, epochs=s.ppo.epochs, entropy_weight=s.ppo.entropy_weight)
+    strategy = make_strategy(strategy_name, s.seed, ppo)
+    trainer = trainer or CacheTrainer(str(params_path), inner_config(p), p.data.num_classes, threads=s.threads)
+    executor = make_executor(s.executor, **({"address": s.ray.address, "num_cpus": s.ray.num_cpus,
+                                             "num_gpus": s.ray.num_gpus, "max_retries": s.ray.max_retries,
+                                             "workers": s.ray.workers} if s.executor == "ray" else {}))
+    _check_same_search(p, out)
+    store = TrialStore(out / "trials.db")
+    try:
+        run_search(strategy, trainer, store, out / "state.pt", budget=Budget(s.max_trials, s.max_seconds),
+                   batch_size=s.batch_size, executor=executor,
+                   termination=EarlyTermination(s.termination.p0, s.termination.decay, s.termination.p_min, s.seed),
+                   penalty=HardwarePenalty(s.hardware.metric, s.hardware.target, s.hardware.weight), seed=s.seed,
+                   two_stage=s.stage2.enabled, on_trial=on_trial, log=log)
+        rows = store.rows(strategy_name)
+    finally:
+        store.close()
+        executor.close()
+    return write_outputs(rows, out, strategy_name)
+
+
+def _check_same_search(p: Params, out: Path) -> None:
+    """A store continues only the search that made it: every search param but the budget,
+    executor and threads must match (raising the budget continues a finished search)."""
+    from ..errors import NassegError
+    import hashlib
+
+    keep = p.search.model_dump(mode="json", exclude={"max_trials", "max_seconds", "executor", "ray", "threads", "out"})
+    keep["precompute"] = p.precompute.model_dump(mode="json")
+    digest = hashlib.sha1(json.dumps(keep, sort_keys=True).encode()).hexdigest()
+    tag = out / "search.json"
+    if (out / "trials.db").exists() and tag.exists():
+        old = json.loads(tag.read_text())
+        if old.get("sha1") != digest:
+            changed = sorted(k for k in set(old["params"]) | set(keep) if old["params"].get(k) != keep.get(k))
+            raise NassegError(
+                f"{out}: holds a search made with other params ({', '.join(changed)} differ). Only the budget "
+                f"(search.max_trials / max_seconds) may change to continue a search. Restore the params, or move "
+                f"{out} away to start a new search.")
+    tag.write_text(json.dumps({"sha1": digest, "params": keep}, indent=1))
+
+
+def write_outputs(rows: list[dict], out: Path, strategy: str, top_k: int = 10) -> dict:
+    cols = ["id", "step", "slot", "status", "stage1_reward", "stage2_reward", "reward", "objective", "ran_stage2",
+            "params", "madds", "stage1_seconds", "stage2_seconds", "failure", "hash", "genotype"]
+    with open(out / "trials.tsv", "w", newline="") as f:
+        w = csv.writer(f, delimiter="\t")
+        w.writerow(cols)
+        for r in rows:
+            w.writerow(["" if r.get(c) is None else r.get(c) for c in cols])
+    done = [r for r in rows if r["status"] == "done"]
+    failed = [r for r in rows if r["status"] == "failed"]
+    best = {}
+    for r in sorted(done, key=lambda r: -r["reward"]):
+        best.setdefault(r["hash"], r)
+    top = list(best.values())[:top_k]
+    (out / "topk.json").write_text(json.dumps([{k: r[k] for k in ("genotype", "hash", "reward", "stage1_reward",
+                                                                   "stage2_reward", "params", "madds")} for r in top],
+                                              indent=1))
+    rewards = [r["reward"] for r in done]
+    q = len(rewards) // 4
+    metrics = {
+        "strategy": strategy, "sampled": len(rows), "done": len(done), "failed": len(failed),
+        "reached_stage2": sum(1 for r in done if r["ran_stage2"]),
+        "distinct": len(best),
+        "best_reward": max(rewards) if rewards else None,
+        "mean_reward": sum(rewards) / len(rewards) if rewards else None,
+        "mean_reward_last_quarter": sum(rewards[-q:]) / q if q else None,
+        "stage1_seconds_mean": _mean([r["stage1_seconds"] for r in done]),
+        "stage2_seconds_mean": _mean([r["stage2_seconds"] for r in done if r["ran_stage2"]]),
+        "failures": {k: sum(1 for r in failed if r["failure"] == k) for k in {r["failure"] for r in failed}},
+    }
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=1))
+    return metrics
+
+
+def _mean(xs):
+    xs = [x for x in xs if x is not None]
+    return sum(xs) / len(xs) if xs else None

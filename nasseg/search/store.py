@@ -1,0 +1,127 @@
+"""The trial store: one SQLite row per sampled architecture (stdlib sqlite3, WAL mode).
+
+A row is written when a trial starts (status ``running``) and completed when it ends
+(``done`` or ``failed``), so a crash leaves at most the trials in flight unfinished; on
+resume they are redone. Each row records the genotype, its canonical hash, the strategy,
+per-stage rewards and metrics, whether stage 2 ran, the failure kind and traceback
+summary, params, MAdds, per-stage wall time, seed and controller step.
+"""
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterable, Optional
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS trials (
+    id INTEGER PRIMARY KEY,
+    strategy TEXT NOT NULL,
+    step INTEGER NOT NULL,          -- controller update this architecture was sampled for
+    slot INTEGER NOT NULL,          -- position in that step's batch
+    genotype TEXT NOT NULL,
+    hash TEXT NOT NULL,
+    decisions TEXT NOT NULL,
+    log_prob REAL,
+    seed INTEGER,
+    status TEXT NOT NULL,           -- running | done | failed
+    stage1_reward REAL,
+    stage2_reward REAL,
+    reward REAL,                    -- the architecture's reward: stage 2's when it ran, else stage 1's
+    objective REAL,                 -- what the controller saw (reward, maybe hardware-penalised)
+    ran_stage2 INTEGER DEFAULT 0,
+    metrics TEXT,                   -- JSON: per-stage mean_iou, fw_iou, mean_acc, ...
+    params INTEGER,
+    madds INTEGER,
+    stage1_seconds REAL,
+    stage2_seconds REAL,
+    failure TEXT,                   -- oom | nan | error
+    traceback TEXT,
+    started REAL,
+    finished REAL,
+    UNIQUE(strategy, step, slot)
+);
+CREATE INDEX IF NOT EXISTS trials_status ON trials(strategy, status);
+"""
+
+FIELDS = ("stage1_reward", "stage2_reward", "reward", "objective", "ran_stage2", "metrics", "params", "madds",
+          "stage1_seconds", "stage2_seconds", "failure", "traceback")
+
+
+class TrialStore:
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        self.db.row_factory = sqlite3.Row
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=FULL")
+        self.db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        self.db.close()
+
+    @contextmanager
+    def _tx(self):
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+
+    def start(self, *, strategy: str, step: int, slot: int, genotype: str, hash: str, decisions: list[int],
+              log_prob: float, seed: int) -> int:
+        """Record a trial as running (replacing an unfinished row of the same step and slot)."""
+        with self._tx():
+            self.db.execute("DELETE FROM trials WHERE strategy=? AND step=? AND slot=? AND status='running'",
+                            (strategy, step, slot))
+            cur = self.db.execute(
+                "INSERT INTO trials (strategy, step, slot, genotype, hash, decisions, log_prob, seed, status, started)"
+                " VALUES (?,?,?,?,?,?,?,?, 'running', ?)",
+                (strategy, step, slot, genotype, hash, json.dumps(decisions), log_prob, seed, time.time()))
+            return int(cur.lastrowid)
+
+    def finish(self, trial_id: int, status: str, **values) -> None:
+        unknown = set(values) - set(FIELDS)
+        if unknown:
+            raise KeyError(f"unknown trial fields {sorted(unknown)}")
+        if isinstance(values.get("metrics"), dict):
+            values["metrics"] = json.dumps(values["metrics"])
+        cols = ", ".join(f"{k}=?" for k in values)
+        with self._tx():
+            self.db.execute(f"UPDATE trials SET status=?, finished=?{', ' + cols if cols else ''} WHERE id=?",
+                            (status, time.time(), *values.values(), trial_id))
+
+    def finished_slots(self, strategy: str, step: int) -> dict[int, sqlite3.Row]:
+        rows = self.db.execute("SELECT * FROM trials WHERE strategy=? AND step=? AND status!='running'",
+                               (strategy, step)).fetchall()
+        return {r["slot"]: r for r in rows}
+
+    def rows(self, strategy: Optional[str] = None, status: Optional[Iterable[str]] = None) -> list[dict]:
+        q, args = "SELECT * FROM trials WHERE 1=1", []
+        if strategy:
+            q += " AND strategy=?"
+            args.append(strategy)
+        if status:
+            st = list(status)
+            q += f" AND status IN ({','.join('?' * len(st))})"
+            args += st
+        q += " ORDER BY id"
+        out = []
+        for r in self.db.execute(q, args).fetchall():
+            d = dict(r)
+            d["metrics"] = json.loads(d["metrics"]) if d["metrics"] else {}
+            d["decisions"] = json.loads(d["decisions"])
+            out.append(d)
+        return out
+
+    def count(self, strategy: Optional[str] = None, status: str = "done") -> int:
+        q, args = "SELECT COUNT(*) FROM trials WHERE status=?", [status]
+        if strategy:
+            q += " AND strategy=?"
+            args.append(strategy)
+        return int(self.db.execute(q, args).fetchone()[0])

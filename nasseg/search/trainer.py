@@ -1,0 +1,88 @@
+"""The real trainer of the search: stage 1 from the HDF5 cache, stage 2 end to end.
+
+Picklable (for Ray): it carries paths and configs only; each process opens the caches,
+the encoder and the datasets once, on first use.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+import torch
+
+from ..space.genotype import Genotype
+from .inner import InnerConfig, architecture_cost, run_stage1, run_stage2
+
+_CONTEXTS: dict = {}
+
+
+@dataclass
+class CacheTrainer:
+    params_path: str  # params.yaml to rebuild the context from in any process
+    inner: InnerConfig
+    num_classes: int = 21
+    in_memory: bool = True
+    threads: Optional[int] = None
+
+    def _context(self):
+        key = (self.params_path, self.in_memory)
+        if key not in _CONTEXTS:
+            from ..cache import FeatureCache
+            from ..cache.precompute import cache_fingerprint, load_frozen_encoder
+            from ..config import load_params
+            from ..data import open_set
+            from ..data.transforms import SegmentationTransform
+            from ..cache.precompute import pad_crop
+
+            if self.threads:
+                torch.set_num_threads(self.threads)
+            torch.set_flush_denormal(True)
+            p = load_params(self.params_path)
+            out = Path(p.precompute.out)
+            train = FeatureCache(out / "train.h5", cache_fingerprint(p, "train"), in_memory=self.in_memory)
+            val = FeatureCache(out / "val.h5", cache_fingerprint(p, "val"), in_memory=self.in_memory)
+            encoder = load_frozen_encoder(p)
+            size = p.precompute.val_size
+            s2_train = open_set("meta_train", p.data, SegmentationTransform.train(p.data.augment))
+            s2_val = _Padded(open_set("meta_val", p.data, SegmentationTransform.eval()), size, pad_crop)
+            _CONTEXTS[key] = (train, val, encoder, s2_train, s2_val)
+        return _CONTEXTS[key]
+
+    def stage1(self, genotype_text: str, seed: int) -> dict:
+        train, val, *_ = self._context()
+        g = Genotype.from_text(genotype_text)
+        decoder, scores, secs = run_stage1(g, train, val, self.inner, self.num_classes, seed)
+        params, madds = architecture_cost(g, self.inner, self.num_classes)
+        reward = scores.reward
+        if reward != reward:  # NaN
+            raise FloatingPointError("stage-1 reward is NaN (no scorable class in meta-val)")
+        return {"scores": scores.as_dict(), "reward": reward, "seconds": secs,
+                "state": {k: v.clone() for k, v in decoder.state_dict().items()}, "params": params, "madds": madds}
+
+    def stage2(self, genotype_text: str, stage1_out: dict, seed: int) -> dict:
+        from ..space.decoder import Decoder
+
+        _, _, encoder, s2_train, s2_val = self._context()
+        g = Genotype.from_text(genotype_text)
+        decoder = Decoder(g, num_classes=self.num_classes, width=self.inner.width, repeats=self.inner.repeats,
+                          aux=self.inner.aux)
+        decoder.load_state_dict(stage1_out["state"])
+        scores, secs = run_stage2(decoder, encoder, s2_train, s2_val, self.inner, self.num_classes, seed)
+        if scores.reward != scores.reward:
+            raise FloatingPointError("stage-2 reward is NaN")
+        return {"scores": scores.as_dict(), "reward": scores.reward, "seconds": secs}
+
+
+class _Padded(torch.utils.data.Dataset):
+    """Meta-val images padded/cropped to one size so that they batch."""
+
+    def __init__(self, base, size, pad_crop):
+        self.base, self.size, self.pad_crop = base, size, pad_crop
+
+    def __len__(self):
+        return len(self.base)
+
+    def __getitem__(self, i):
+        image, mask = self.base[i]
+        return self.pad_crop(image, mask, self.size)

@@ -1,0 +1,58 @@
+"""`nasseg search`: the architecture search (RL controller with PPO, or random search)."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from nasseg.config import load_params
+from nasseg.progress import console, progress_bars, table
+from nasseg.search.run import run_strategy
+
+
+def main(
+    strategy: str = typer.Option("ppo", "--strategy", "-s", help="ppo (the paper's), reinforce, or random (the "
+                                 "paper's random-search baseline)"),
+    params: Path = typer.Option(Path("params.yaml"), "--params", "-p", help="params file; reads `search`, and "
+                                "`precompute`/`pretrain` for the cache and encoder."),
+    max_trials: Optional[int] = typer.Option(None, help="override search.max_trials"),
+) -> None:
+    """Sample architectures, train each (stage 1 from the cache, stage 2 end to end when
+    the termination rule lets it), and update the controller on their rewards.
+
+    Writes <search.out>/<strategy>/: trials.db (SQLite, one row per architecture),
+    state.pt (controller, optimiser, baseline, termination rule, RNG: the run resumes from
+    it after any interruption), trials.tsv, topk.json and metrics.json. The budget is
+    search.max_trials and/or search.max_seconds, whichever comes first.
+    """
+    p = load_params(params)
+    if max_trials is not None:
+        p = p.model_copy(update={"search": p.search.model_copy(update={"max_trials": max_trials})})
+    total = p.search.max_trials or 0
+    with progress_bars() as task:
+        tick = task(f"search {strategy}", total) if total else None
+        m = run_strategy(p, str(params), strategy, on_trial=(lambda _r: tick()) if tick else None,
+                         log=lambda s: console.print(s, highlight=False))
+    rows = [[k, f"{v:.4f}" if isinstance(v, float) else v] for k, v in m.items()]
+    console.print(table(f"search: {strategy}", ["", "value"], rows))
+
+
+def report(
+    params: Path = typer.Option(Path("params.yaml"), "--params", "-p", help="params file; reads `search.out`."),
+) -> None:
+    """Fig. 2 (reward distributions per stage, RL vs random search, and reward over time) and
+    the RL-vs-RS comparison: mean reward over the last quarter of each search, with a
+    bootstrap 95% confidence interval of the difference. Writes <search.out>/fig2_rewards.png
+    and <search.out>/comparison.json."""
+    from nasseg.search.report import write_search_report
+
+    p = load_params(params)
+    res = write_search_report(Path(p.search.out), ("ppo", "random"))
+    rows = [[s, v["n"], f"{v['mean']:.4f}", f"{v['mean_last_quarter']:.4f}", f"{v['best']:.4f}"]
+            for s, v in res.items() if isinstance(v, dict) and "n" in v and v["n"]]
+    console.print(table("search: rewards", ["strategy", "architectures", "mean", "mean (last quarter)", "best"], rows))
+    d = res.get("rl_minus_rs_last_quarter")
+    if d:
+        console.print(f"RL − RS, last quarter: {d['diff']:+.4f} (95% bootstrap CI {d['ci_low']:+.4f} … "
+                      f"{d['ci_high']:+.4f})", highlight=False)
