@@ -169,6 +169,85 @@ class PrecomputeParams(_Section):
     out: Path = Path("cache")
 
 
+class Stage1Params(_Section):
+    epochs: StrictInt = Field(default=5, ge=1)
+    batch_size: StrictInt = Field(default=32, ge=2)
+    lr: float = Field(default=3e-3, gt=0)
+    grad_clip: float = Field(default=3.0, gt=0)
+    kd_weight: float = Field(default=0.3, ge=0)  # 0 switches distillation off
+    aux_weight: float = Field(default=0.15, ge=0)
+    polyak: Optional[float] = Field(default=0.9, ge=0, lt=1)  # null switches Polyak averaging off
+    samples_per_epoch: Optional[StrictInt] = Field(default=None, ge=1)  # null: the whole cache
+
+
+class Stage2Params(_Section):
+    enabled: StrictBool = True  # false: one-stage search (stage-1 reward only)
+    epochs: StrictInt = Field(default=1, ge=1)
+    batch_size: StrictInt = Field(default=16, ge=2)
+    encoder_lr: float = Field(default=1e-3, gt=0)
+    decoder_lr: float = Field(default=3e-3, gt=0)
+    aux_weight: float = Field(default=0.15, ge=0)
+    polyak: Optional[float] = Field(default=0.99, ge=0, lt=1)
+    max_images: Optional[StrictInt] = Field(default=None, ge=1)
+
+
+class TerminationParams(_Section):
+    p0: float = Field(default=0.9, ge=0, le=1)
+    decay: float = Field(default=0.99, gt=0, le=1)  # p *= decay after every architecture
+    p_min: float = Field(default=0.0, ge=0, le=1)
+
+
+class PPOParams(_Section):
+    lr: float = Field(default=1e-4, gt=0)
+    clip: float = Field(default=0.1, gt=0)
+    grad_clip: float = Field(default=2.0, gt=0)
+    baseline_decay: float = Field(default=0.95, ge=0, lt=1)
+    buffer: StrictInt = Field(default=100, ge=1)
+    epochs: StrictInt = Field(default=4, ge=1)
+    entropy_weight: float = Field(default=0.0, ge=0)
+
+
+class RayParams(_Section):
+    address: Optional[str] = None  # null: start a local Ray instance
+    workers: StrictInt = Field(default=2, ge=1)
+    num_cpus: float = Field(default=1, gt=0)
+    num_gpus: float = Field(default=0, ge=0)
+    max_retries: StrictInt = Field(default=2, ge=0)
+
+
+class HardwareParams(_Section):
+    metric: Literal["none", "madds", "params"] = "none"
+    target: float = Field(default=0.0, ge=0)
+    weight: float = Field(default=0.07, ge=0)
+
+
+class SearchParams(_Section):
+    max_trials: Optional[StrictInt] = Field(default=60, ge=1)
+    max_seconds: Optional[float] = Field(default=None, gt=0)
+    batch_size: StrictInt = Field(default=4, ge=1)  # architectures per controller update
+    seed: StrictInt = 0
+    executor: Literal["local", "ray"] = "local"
+    ray: RayParams = RayParams()
+    width: StrictInt = Field(default=48, ge=4)
+    repeats: StrictInt = Field(default=1, ge=1)
+    aux: Literal["cell", "clf", "none"] = "cell"
+    stage1: Stage1Params = Stage1Params()
+    stage2: Stage2Params = Stage2Params()
+    termination: TerminationParams = TerminationParams()
+    ppo: PPOParams = PPOParams()
+    hardware: HardwareParams = HardwareParams()
+    threads: Optional[StrictInt] = None
+    out: Path = Path("results/search")
+
+
+class TricksParams(_Section):
+    """Fig. 3: random architectures trained with and without Polyak / aux cells / distillation."""
+
+    archs: StrictInt = Field(default=6, ge=1)
+    seed: StrictInt = 1
+    out: Path = Path("results/tricks")
+
+
 class Params(BaseModel):
     """The whole of params.yaml. Sections of stages not built yet are accepted as-is."""
 
@@ -178,6 +257,8 @@ class Params(BaseModel):
     pretrain: PretrainParams = PretrainParams()
     teacher: TeacherParams = TeacherParams()
     precompute: PrecomputeParams = PrecomputeParams()
+    search: SearchParams = SearchParams()
+    tricks: TricksParams = TricksParams()
 
 
 def _format_validation_error(err: ValidationError, source: str) -> str:

@@ -12,7 +12,7 @@ import typer
 from nasseg.errors import NassegError
 from nasseg.progress import console
 
-from . import bench_cache, benchmark, draw, precompute, prepare, pretrain
+from . import bench_cache, benchmark, draw, precompute, prepare, pretrain, search
 
 app = typer.Typer(
     name="nasseg",
@@ -34,6 +34,9 @@ app.command("prepare")(prepare.main)
 app.command("pretrain")(pretrain.pretrain)
 app.command("teacher")(pretrain.teacher)
 app.command("precompute")(precompute.main)
+app.command("search")(search.main)
+app.command("search-report")(search.report)
+app.command("tricks")(search.tricks)
 app.command("benchmark")(benchmark.main)
 app.command("draw")(draw.main)
 app.command("bench-cache")(bench_cache.main)

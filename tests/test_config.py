@@ -35,8 +35,8 @@ GOOD = textwrap.dedent("""\
         min_side: 96
         crop: 128
         flip: false
-    search:            # a later stage's section: accepted as-is
-      episodes: 10
+    report:            # a section no stage reads yet: accepted as-is
+      format: html
     """)
 
 

@@ -17,6 +17,10 @@ TINY = {
                           "min_size": 48, "max_size": 64}},
     "benchmark": {"models": ["arch0", "arch1", "arch2", "lraspp_mbv3"], "reference": "lraspp_mbv3", "size": 64,
                   "runs": 2, "warmup": 1, "variants": ["eager"]},
+    "pretrain": {"epochs": 1, "batch_size": 4, "decoder_width": 16, "val_set": "meta_val"},
+    "teacher": {"epochs": 1, "batch_size": 4, "decoder_width": 16, "depth": 18, "sets": "trainaug",
+                "val_set": "meta_val"},
+    "precompute": {"n": 24, "chunk": 8, "val_size": 64},
 }
 
 
@@ -65,13 +69,23 @@ def test_dvc_repro_tiny_profile_then_nothing_to_do(tmp_path):
     bench = json.loads((proj / "results/benchmark/metrics.json").read_text())
     assert {r["model"] for r in bench["rows"]} == {"arch0", "arch1", "arch2", "lraspp_mbv3"}
     assert (proj / "results/benchmark/arch0.png").is_file()
+    assert json.loads((proj / "models/pretrain/metrics.json").read_text())["source"] == "trained"
+    assert json.loads((proj / "models/teacher/metrics.json").read_text())["depth"] == 18
+    assert (proj / "cache/train.h5").is_file() and (proj / "cache/val.h5").is_file()
     second = run(*dvc, "repro")
     assert "Running stage" not in second and "up to date" in second
     # the same params render the same bytes: running the stage by hand changes no output
     run(sys.executable, "-m", "stages", "prepare")
     assert "up to date" in run(*dvc, "status")
+    # changing a precompute param reruns only precompute (and what follows it)
+    params["precompute"]["seed"] = 1
+    (proj / "params.yaml").write_text(yaml.safe_dump(params))
+    third = run(*dvc, "repro")
+    assert "Running stage 'precompute'" in third
+    for stage in ("prepare", "pretrain", "teacher", "benchmark"):
+        assert f"Running stage '{stage}'" not in third
     # changing a data param reruns prepare
     params["data"]["split"]["seed"] = 1
     (proj / "params.yaml").write_text(yaml.safe_dump(params))
-    third = run(*dvc, "repro")
-    assert "Running stage 'prepare'" in third
+    fourth = run(*dvc, "repro")
+    assert "Running stage 'prepare'" in fourth

@@ -35,7 +35,10 @@ def _epoch_seconds(decoder: Decoder, batches, cfg: Stage1Config) -> float:
 
 
 def run_bench_cache(params, *, arch: str = "arch0", samples: Optional[int] = None, width: int = 48,
-                    repeats: int = 1, batch_size: int = 32, read_passes: int = 3, log=print) -> dict:
+                    repeats: int = 1, batch_size: int = 32, read_passes: int = 9,
+                    teacher_depth: Optional[int] = None, log=print) -> dict:
+    """``teacher_depth`` also times the on-the-fly epoch with a Light-Weight RefineNet of
+    that ResNet depth as teacher (152: the paper's; random weights, only the time counts)."""
     torch.set_flush_denormal(True)
     path = Path(params.precompute.out) / "train.h5"
     num_classes = params.data.num_classes
@@ -74,21 +77,59 @@ def run_bench_cache(params, *, arch: str = "arch0", samples: Optional[int] = Non
         out["epoch_fly_s"] = _epoch_seconds(_decoder(arch, num_classes, width, repeats), on_the_fly(True), cfg)
         out["speedup"] = out["epoch_fly_s"] / out["epoch_cache_s"]
         log(f"same epoch, encoder + teacher on the fly: {out['epoch_fly_s']:.1f} s (×{out['speedup']:.1f})")
-        # ---- read throughput: the file versus the same batches from RAM
+        if teacher_depth:
+            from ..models import build_model
+
+            teacher = build_model(f"refinenet_lw_resnet{teacher_depth}", num_classes=num_classes).eval()
+            out["teacher_depth_timed"] = teacher_depth
+            out["epoch_fly_paper_teacher_s"] = _epoch_seconds(_decoder(arch, num_classes, width, repeats),
+                                                              on_the_fly(True), cfg)
+            out["speedup_paper_teacher"] = out["epoch_fly_paper_teacher_s"] / out["epoch_cache_s"]
+            log(f"same epoch with a RefineNet-{teacher_depth} teacher on the fly: "
+                f"{out['epoch_fly_paper_teacher_s']:.1f} s (×{out['speedup_paper_teacher']:.1f})")
         nbytes = cache.nbytes()
+    # ---- read throughput: the file versus the same batches from RAM, interleaved rounds, medians
+    def epoch_reads(c, k):
         t0 = time.perf_counter()
+        for _ in c.batches(batch_size, rng=np.random.default_rng(k)):
+            pass
+        return nbytes / (time.perf_counter() - t0) / 1e6
+
+    file_rates, ram_rates = [], []
+    with FeatureCache(path) as disk, FeatureCache(path, in_memory=True) as ram:
         for k in range(read_passes):
-            for _ in cache.batches(batch_size, rng=np.random.default_rng(k)):
-                pass
-        out["read_file_MBps"] = nbytes * read_passes / (time.perf_counter() - t0) / 1e6
-    with FeatureCache(path, in_memory=True) as ram:
-        t0 = time.perf_counter()
-        for k in range(read_passes):
-            for _ in ram.batches(batch_size, rng=np.random.default_rng(k)):
-                pass
-        out["read_ram_MBps"] = nbytes * read_passes / (time.perf_counter() - t0) / 1e6
+            file_rates.append(epoch_reads(disk, k))
+            ram_rates.append(epoch_reads(ram, k))
+    out["read_file_MBps"] = float(np.median(file_rates))
+    out["read_ram_MBps"] = float(np.median(ram_rates))
     out["read_ratio"] = out["read_file_MBps"] / out["read_ram_MBps"]
     out["cache_MB"] = nbytes / 1e6
+    out["compression"] = _compare_compression(path, batch_size, read_passes)
     log(f"reads: file {out['read_file_MBps']:.0f} MB/s, RAM {out['read_ram_MBps']:.0f} MB/s "
         f"({100 * out['read_ratio']:.0f}%)")
     return out
+
+
+def _compare_compression(path: Path, batch_size: int, passes: int) -> dict:
+    """Re-write the cache with each HDF5 compression filter and time full shuffled reads."""
+    import h5py
+    import tempfile
+
+    res = {}
+    with h5py.File(path, "r") as src, tempfile.TemporaryDirectory() as tmp:
+        for comp in ("none", "lzf", "gzip"):
+            dst_path = Path(tmp) / f"{comp}.h5"
+            with h5py.File(dst_path, "w") as dst:
+                for name, ds in src.items():
+                    dst.create_dataset(name, data=ds[()], chunks=ds.chunks,
+                                       compression=None if comp == "none" else comp)
+                for k, v in src.attrs.items():
+                    dst.attrs[k] = v
+            with FeatureCache(dst_path) as c:
+                t0 = time.perf_counter()
+                for k in range(passes):
+                    for _ in c.batches(batch_size, rng=np.random.default_rng(k)):
+                        pass
+                secs = (time.perf_counter() - t0) / passes
+            res[comp] = {"file_MB": dst_path.stat().st_size / 1e6, "epoch_read_s": secs}
+    return res

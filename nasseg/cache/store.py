@@ -96,14 +96,13 @@ def write_cache(path: Path, spec: CacheSpec, batches: Iterator[dict], fingerprin
 class FeatureCache:
     """Reads a cache file: shapes, fingerprint check, and shuffled batches.
 
-    Batches are read chunk by chunk (one contiguous HDF5 read per dataset and chunk);
-    shuffling permutes the chunk order and then the samples inside a window of
-    ``window`` chunks. ``in_memory=True`` loads everything once (when it fits) and then
+    Batches are read in blocks of ``window`` chunks (one contiguous HDF5 read per dataset
+    and block); shuffling permutes the block order and the samples inside a block. ``in_memory=True`` loads everything once (when it fits) and then
     shuffles sample by sample. Batches are dicts of float32 tensors (``tap0..3``,
     ``teacher``) and an int64 ``labels`` tensor (255 = void)."""
 
     def __init__(self, path: str | Path, expected_fingerprint: Optional[dict] = None, *, in_memory: bool = False,
-                 window: int = 8):
+                 window: int = 16):
         self.path = Path(path)
         if not self.path.is_file():
             tmp = self.path.with_name(self.path.name + ".tmp")
@@ -170,19 +169,27 @@ class FeatureCache:
                     return
                 yield self._to_torch({n: self._ram[n][idx] for n in self.names})
             return
-        n_chunks = (self.n + self.chunk - 1) // self.chunk
-        chunks = rng.permutation(n_chunks) if shuffle else np.arange(n_chunks)
+        # Blocks of `window` consecutive chunks: one contiguous read per dataset and block,
+        # blocks in random order, samples shuffled inside a block (the cache's sample order
+        # is itself random: meta-train is a seeded permutation).
+        block = self.chunk * self.window
+        n_blocks = (self.n + block - 1) // block
+        order = rng.permutation(n_blocks) if shuffle else np.arange(n_blocks)
         carry = None
-        for w in range(0, n_chunks, self.window):
-            parts = [self._read(c * self.chunk, min(self.n, (c + 1) * self.chunk)) for c in chunks[w:w + self.window]]
-            block = {n: np.concatenate([p[n] for p in parts]) for n in self.names}
+        bufs = {n: np.empty((block, *self._f[n].shape[1:]), self._f[n].dtype) for n in self.names}
+        for k in order:
+            start, stop = int(k) * block, min(self.n, (int(k) + 1) * block)
+            for n in self.names:  # straight into reused buffers: no allocation, one copy
+                self._f[n].read_direct(bufs[n], np.s_[start:stop], np.s_[0:stop - start])
+            data = {n: bufs[n][:stop - start] for n in self.names}
             if carry is not None:
-                block = {n: np.concatenate([carry[n], block[n]]) for n in self.names}
-            m = len(block["labels"])
+                data = {n: np.concatenate([carry[n], data[n]]) for n in self.names}
+            m = len(data["labels"])
             perm = rng.permutation(m) if shuffle else np.arange(m)
             full = (m // batch_size) * batch_size
             for s in range(0, full, batch_size):
-                yield self._to_torch({n: block[n][perm[s:s + batch_size]] for n in self.names})
-            carry = {n: block[n][perm[full:]] for n in self.names} if full < m else None
+                idx = np.sort(perm[s:s + batch_size])  # sorted gathers are faster; the batch is the same set
+                yield self._to_torch({n: data[n][idx] for n in self.names})
+            carry = {n: data[n][perm[full:]] for n in self.names} if full < m else None  # a copy: bufs are reused
         if carry is not None and not drop_last:
             yield self._to_torch(carry)

@@ -114,8 +114,12 @@ def run_stage1(genotype: Genotype, train_cache, val_cache, cfg: InnerConfig, num
     opt = torch.optim.Adam(decoder.parameters(), lr=s1.lr)
     ema = Polyak(decoder, s1.polyak) if s1.polyak else None
     rng = np.random.default_rng(seed)
+    n_batches = None if not s1.samples_per_epoch else max(1, s1.samples_per_epoch // s1.batch_size)
     for _ in range(s1.epochs):
-        train_decoder_epoch(decoder, train_cache.batches(s1.batch_size, rng=rng, drop_last=True), opt, s1, ema)
+        batches = train_cache.batches(s1.batch_size, rng=rng, drop_last=True)
+        if n_batches is not None:
+            batches = (b for _, b in zip(range(n_batches), batches))
+        train_decoder_epoch(decoder, batches, opt, s1, ema)
     if ema is not None:
         ema.apply_to(decoder)
     exclude = (0,) if cfg.exclude_background else ()

@@ -109,7 +109,7 @@ def run_search(strategy, trainer: Trainer, store: TrialStore, state_path: Path, 
         for i in range(len(proposals)):
             if i in finished:
                 r = finished[i]
-                if r["status"] == "done" and two_stage:
+                if r["stage1_reward"] is not None and two_stage:  # stage 1 ran: its decision was taken
                     termination.decide(r["stage1_reward"])
                 continue
             out = s1[i]

@@ -22,7 +22,8 @@ def inner_config(p: Params) -> InnerConfig:
         width=s.width, repeats=s.repeats, aux=s.aux,
         stage1=Stage1Config(epochs=s.stage1.epochs, batch_size=s.stage1.batch_size, lr=s.stage1.lr,
                             grad_clip=s.stage1.grad_clip, kd_weight=s.stage1.kd_weight,
-                            aux_weight=s.stage1.aux_weight, polyak=s.stage1.polyak),
+                            aux_weight=s.stage1.aux_weight, polyak=s.stage1.polyak,
+                            samples_per_epoch=s.stage1.samples_per_epoch),
         stage2=Stage2Config(epochs=s.stage2.epochs, batch_size=s.stage2.batch_size, encoder_lr=s.stage2.encoder_lr,
                             decoder_lr=s.stage2.decoder_lr, aux_weight=s.stage2.aux_weight, polyak=s.stage2.polyak,
                             max_images=s.stage2.max_images))

@@ -92,7 +92,8 @@ def fit(model: nn.Module, train_set: Dataset, cfg: FitConfig, *, num_classes: in
         model = model.to(memory_format=torch.channels_last)
     opt_enc = _optimizer(cfg.encoder_optim, model.encoder.parameters(), cfg.encoder_lr, cfg)
     opt_dec = _optimizer(cfg.decoder_optim, model.decoder.parameters(), cfg.decoder_lr, cfg)
-    steps_per_epoch = math.ceil(len(train_set) / cfg.batch_size)
+    steps_per_epoch = len(train_set) // cfg.batch_size if len(train_set) % cfg.batch_size == 1 \
+        else math.ceil(len(train_set) / cfg.batch_size)
     total = cfg.epochs * steps_per_epoch
     lr0 = (cfg.encoder_lr, cfg.decoder_lr)
     result, start_epoch = FitResult(), 0
@@ -108,7 +109,9 @@ def fit(model: nn.Module, train_set: Dataset, cfg: FitConfig, *, num_classes: in
             result = FitResult(ck["history"], ck["best"], ck["seconds"])
             start_epoch = ck["epoch"]
             log(f"resumed from {checkpoint} after epoch {start_epoch}")
-    loader = DataLoader(train_set, batch_size=cfg.batch_size, shuffle=True, drop_last=False, generator=gen,
+    # a last batch of one image would break BatchNorm in training mode: drop it (only then)
+    drop_last = len(train_set) % cfg.batch_size == 1
+    loader = DataLoader(train_set, batch_size=cfg.batch_size, shuffle=True, drop_last=drop_last, generator=gen,
                         num_workers=cfg.num_workers, persistent_workers=cfg.num_workers > 0)
     for epoch in range(start_epoch, cfg.epochs):
         t0 = time.perf_counter()

@@ -27,6 +27,7 @@ class Stage1Config:
     kd_weight: float = 0.3
     aux_weight: float = 0.15
     polyak: Optional[float] = 0.9  # None: no averaging
+    samples_per_epoch: Optional[int] = None  # None: the whole cache each epoch
 
 
 class Polyak:
