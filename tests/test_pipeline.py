@@ -21,6 +21,9 @@ TINY = {
     "teacher": {"epochs": 1, "batch_size": 4, "decoder_width": 16, "depth": 18, "sets": "trainaug",
                 "val_set": "meta_val"},
     "precompute": {"n": 24, "chunk": 8, "val_size": 64},
+    "search": {"max_trials": 2, "batch_size": 2, "stage1": {"epochs": 1, "batch_size": 8, "samples_per_epoch": 16},
+               "stage2": {"batch_size": 4, "max_images": 8}},
+    "tricks": {"archs": 1},
 }
 
 
@@ -72,6 +75,11 @@ def test_dvc_repro_tiny_profile_then_nothing_to_do(tmp_path):
     assert json.loads((proj / "models/pretrain/metrics.json").read_text())["source"] == "trained"
     assert json.loads((proj / "models/teacher/metrics.json").read_text())["depth"] == 18
     assert (proj / "cache/train.h5").is_file() and (proj / "cache/val.h5").is_file()
+    for strategy in ("ppo", "random"):
+        m = json.loads((proj / f"results/search/{strategy}/metrics.json").read_text())
+        assert m["sampled"] == 2 and m["done"] + m["failed"] == 2
+    assert "ppo" in json.loads((proj / "results/search/comparison.json").read_text())
+    assert (proj / "results/search/fig2_rewards.png").is_file() and (proj / "results/tricks/fig3_tricks.png").is_file()
     second = run(*dvc, "repro")
     assert "Running stage" not in second and "up to date" in second
     # the same params render the same bytes: running the stage by hand changes no output

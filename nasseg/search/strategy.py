@@ -114,7 +114,7 @@ class PPOStrategy:
             loss.backward()
             torch.nn.utils.clip_grad_norm_(self.controller.parameters(), self.cfg.grad_clip)
             self.opt.step()
-            stats = {"loss": float(loss), "entropy": float(ent.mean().detach())}
+            stats = {"loss": float(loss.detach()), "entropy": float(ent.mean().detach())}
         self.updates += 1
         stats["baseline"] = self.baseline
         return stats
