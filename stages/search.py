@@ -17,6 +17,10 @@ def main(
     params: Path = typer.Option(Path("params.yaml"), "--params", "-p", help="params file; reads `search`, and "
                                 "`precompute`/`pretrain` for the cache and encoder."),
     max_trials: Optional[int] = typer.Option(None, help="override search.max_trials"),
+    executor: Optional[str] = typer.Option(None, help="override search.executor (local | ray)"),
+    workers: Optional[int] = typer.Option(None, help="override search.ray.workers (local Ray instance)"),
+    threads: Optional[int] = typer.Option(None, help="override search.threads (torch threads per trial)"),
+    out: Optional[Path] = typer.Option(None, help="override search.out (e.g. a scratch folder for timing runs)"),
 ) -> None:
     """Sample architectures, train each (stage 1 from the cache, stage 2 end to end when
     the termination rule lets it), and update the controller on their rewards.
@@ -27,8 +31,12 @@ def main(
     search.max_trials and/or search.max_seconds, whichever comes first.
     """
     p = load_params(params)
-    if max_trials is not None:
-        p = p.model_copy(update={"search": p.search.model_copy(update={"max_trials": max_trials})})
+    upd = {k: v for k, v in {"max_trials": max_trials, "executor": executor, "threads": threads, "out": out}.items()
+           if v is not None}
+    if workers is not None:
+        upd["ray"] = p.search.ray.model_copy(update={"workers": workers})
+    if upd:
+        p = p.model_copy(update={"search": p.search.model_copy(update=upd)})
     total = p.search.max_trials or 0
     with progress_bars() as task:
         tick = task(f"search {strategy}", total) if total else None
