@@ -92,6 +92,9 @@ def test_dvc_repro_tiny_profile_then_nothing_to_do(tmp_path):
     assert "Running stage 'precompute'" in third
     for stage in ("prepare", "pretrain", "teacher", "benchmark"):
         assert f"Running stage '{stage}'" not in third
+    # the search made on the old cache is kept aside, not mixed with the new one
+    assert list((proj / "results/search/ppo/archive").glob("*/trials.db"))
+    assert json.loads((proj / "results/search/ppo/metrics.json").read_text())["sampled"] == 2
     # changing a data param reruns prepare
     params["data"]["split"]["seed"] = 1
     (proj / "params.yaml").write_text(yaml.safe_dump(params))

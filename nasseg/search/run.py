@@ -45,7 +45,7 @@ def run_strategy(p: Params, params_path: str, strategy_name: str, *, trainer=Non
     executor = make_executor(s.executor, **({"address": s.ray.address, "num_cpus": s.ray.num_cpus,
                                              "num_gpus": s.ray.num_gpus, "max_retries": s.ray.max_retries,
                                              "workers": s.ray.workers} if s.executor == "ray" else {}))
-    _check_same_search(p, out)
+    _check_same_search(p, out, log)
     store = TrialStore(out / "trials.db")
     try:
         run_search(strategy, trainer, store, out / "state.pt", budget=Budget(s.max_trials, s.max_seconds),
@@ -60,24 +60,38 @@ def run_strategy(p: Params, params_path: str, strategy_name: str, *, trainer=Non
     return write_outputs(rows, out, strategy_name)
 
 
-def _check_same_search(p: Params, out: Path) -> None:
+def _check_same_search(p: Params, out: Path, log=print) -> None:
     """A store continues only the search that made it: every search param but the budget,
-    executor and threads must match (raising the budget continues a finished search)."""
-    from ..errors import NassegError
+    executor and threads, the precompute params and the cache's inputs must match (raising
+    the budget continues a finished search). Otherwise the old store, state and tag move to
+    <out>/archive/<time>/ (kept, never mixed with the new search) and a new search starts."""
     import hashlib
+    import shutil
+    import time
+
+    from ..cache.precompute import cache_fingerprint
+    from ..errors import NassegError
 
     keep = p.search.model_dump(mode="json", exclude={"max_trials", "max_seconds", "executor", "ray", "threads", "out"})
     keep["precompute"] = p.precompute.model_dump(mode="json")
+    try:
+        keep["cache_inputs"] = cache_fingerprint(p, "train")
+    except NassegError:
+        keep["cache_inputs"] = None
     digest = hashlib.sha1(json.dumps(keep, sort_keys=True).encode()).hexdigest()
     tag = out / "search.json"
     if (out / "trials.db").exists() and tag.exists():
         old = json.loads(tag.read_text())
         if old.get("sha1") != digest:
             changed = sorted(k for k in set(old["params"]) | set(keep) if old["params"].get(k) != keep.get(k))
-            raise NassegError(
-                f"{out}: holds a search made with other params ({', '.join(changed)} differ). Only the budget "
-                f"(search.max_trials / max_seconds) may change to continue a search. Restore the params, or move "
-                f"{out} away to start a new search.")
+            dest = out / "archive" / time.strftime("%Y%m%d-%H%M%S")
+            dest.mkdir(parents=True, exist_ok=True)
+            for f in out.iterdir():
+                if f.name.startswith(("trials.db", "state.pt", "search.json")):
+                    shutil.move(str(f), dest / f.name)
+            log(f"{out}: the existing search was made with other inputs ({', '.join(changed)} differ); "
+                f"it was moved to {dest} and a new search starts. Only search.max_trials / max_seconds may "
+                "change to continue a search.")
     tag.write_text(json.dumps({"sha1": digest, "params": keep}, indent=1))
 
 
