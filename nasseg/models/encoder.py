@@ -7,7 +7,6 @@ we use torchvision's.)
 """
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Sequence
 
@@ -16,6 +15,7 @@ import torch.nn as nn
 import torchvision
 
 from ..errors import NassegError
+from .weights import read_state_dict
 
 TAPS = (3, 6, 13, 17)
 TAP_CHANNELS = (24, 32, 96, 320)
@@ -53,16 +53,8 @@ def load_encoder_weights(encoder: MobileNetV2Encoder, path: str | Path) -> str:
     ignored) or a nasseg checkpoint (``{"encoder": state_dict, ...}``). Keys are checked
     strictly. Returns the file's sha256 (for fingerprints)."""
     path = Path(path)
-    if not path.is_file():
-        raise NassegError(f"{path}: encoder weights file not found. Fix the path in params.yaml, or set it to "
-                          "null to train the encoder with the pretrain stage.")
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:
-        raise NassegError(f"{path}: not a loadable PyTorch weights file ({type(err).__name__}: {err}).") from None
-    state = obj.get("encoder", obj) if isinstance(obj, dict) else None
-    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise NassegError(f"{path}: expected a state dict (name -> tensor), or a checkpoint with an 'encoder' entry.")
+    state, sha = read_state_dict(path, "encoder", "encoder weights file not found. Fix the path in params.yaml, or "
+                                 "set it to null to train the encoder with the pretrain stage.")
     state = {k: v for k, v in state.items() if not k.startswith("classifier.")}
     own = encoder.state_dict()
     def beyond_taps(key: str) -> bool:  # blocks after the last tap (e.g. the 1280-channel head)
@@ -83,4 +75,4 @@ def load_encoder_weights(encoder: MobileNetV2Encoder, path: str | Path) -> str:
         raise NassegError(f"{path}: tensor {k} has shape {tuple(state[k].shape)}, the encoder expects "
                           f"{tuple(own[k].shape)} ({len(bad)} mismatched).")
     encoder.load_state_dict(state, strict=True)
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    return sha

@@ -23,6 +23,7 @@ from ..data import SegmentationTransform, open_set
 from ..errors import NassegError
 from ..models import build_model, load_encoder_weights
 from ..models.encoder import MobileNetV2Encoder
+from ..models.weights import read_state_dict
 from .evaluate import evaluate
 from .fit import FitConfig, fit, save_atomic, seed_everything
 
@@ -85,16 +86,8 @@ def run_pretrain(params: Params, task=None, log: Callable[[str], None] = print) 
 
 def _load_model_weights(model: torch.nn.Module, path: Path) -> str:
     path = Path(path)
-    if not path.is_file():
-        raise NassegError(f"{path}: teacher weights file not found. Fix teacher.weights in params.yaml, or set it "
-                          "to null to train the teacher.")
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:
-        raise NassegError(f"{path}: not a loadable PyTorch weights file ({type(err).__name__}: {err}).") from None
-    state = obj.get("model", obj) if isinstance(obj, dict) else None
-    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise NassegError(f"{path}: expected a state dict, or a checkpoint with a 'model' entry.")
+    state, sha = read_state_dict(path, "model", "teacher weights file not found. Fix teacher.weights in params.yaml, "
+                                 "or set it to null to train the teacher.")
     own = model.state_dict()
     missing, unexpected = sorted(set(own) - set(state)), sorted(set(state) - set(own))
     wrong = [k for k in own if k in state and own[k].shape != state[k].shape]
@@ -105,7 +98,7 @@ def _load_model_weights(model: torch.nn.Module, path: Path) -> str:
             f"wrong shape {len(wrong)}, e.g. {wrong[:3]}). Check teacher.depth, teacher.decoder_width and "
             "data.num_classes against the file.")
     model.load_state_dict(state, strict=True)
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    return sha
 
 
 def build_teacher(params: Params) -> torch.nn.Module:
