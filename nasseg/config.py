@@ -248,6 +248,98 @@ class TricksParams(_Section):
     out: Path = Path("results/tricks")
 
 
+class PhaseParams(_Section):
+    """One phase of a multi-phase schedule: which sets, how long, the aux-head weight."""
+
+    sets: str  # '+'-joined set names written by prepare (the paper: COCO+SBD+VOC, SBD+VOC, VOC)
+    epochs: StrictInt = Field(ge=1)
+    images_per_epoch: Optional[StrictInt] = Field(default=None, ge=1)  # null: the whole set each epoch
+    aux_weight: float = Field(default=0.15, ge=0)
+
+    _known_sets = field_validator("sets")(TrainRecipe._known_sets.__func__)
+
+
+class EvalParams(_Section):
+    flip: StrictBool = False  # average with the horizontally flipped image
+    scales: list[float] = [1.0]  # multi-scale testing, e.g. [0.75, 1.0, 1.25]
+
+
+class ScheduleParams(_Section):
+    """Multi-phase training (SPEC 6): learning rates halved after each phase; optionally,
+    halfway through the last phase, BN statistics frozen and the rates halved again, with
+    ``frozen_aux_weight`` from then on."""
+
+    phases: list[PhaseParams] = Field(min_length=1)
+    val_set: str = "voc_val"
+    batch_size: StrictInt = Field(default=16, ge=2)
+    encoder_lr: float = Field(default=1e-3, gt=0)
+    decoder_lr: float = Field(default=3e-3, gt=0)
+    encoder_optim: Literal["adam", "sgd"] = "sgd"  # the paper: SGD with momentum for the encoder
+    decoder_optim: Literal["adam", "sgd"] = "adam"  # and Adam for the decoder
+    momentum: float = Field(default=0.9, ge=0, lt=1)
+    weight_decay: float = Field(default=1e-5, ge=0)
+    grad_clip: Optional[float] = Field(default=None, gt=0)
+    lr_halving: StrictBool = True
+    freeze_bn_halfway: StrictBool = False
+    frozen_aux_weight: Optional[float] = Field(default=None, ge=0)  # null: keep the last phase's weight
+    eval: EvalParams = EvalParams()
+    seed: StrictInt = 0
+
+    _known_sets = field_validator("val_set")(TrainRecipe._known_sets.__func__)
+
+
+class AblateParams(_Section):
+    """Sect. 4.2 / Fig. 4: the best searched architectures trained with no aux / aux classifier / aux cell."""
+
+    strategy: str = "ppo"  # whose topk.json (results of `nasseg search --strategy ...`)
+    archs: StrictInt = Field(default=10, ge=1)
+    variants: list[Literal["none", "clf", "cell"]] = ["none", "clf", "cell"]
+    width: StrictInt = Field(default=48, ge=4)
+    repeats: StrictInt = Field(default=1, ge=1)
+    schedule: ScheduleParams = Field(default_factory=lambda: ScheduleParams(
+        phases=[PhaseParams(sets="trainaug", epochs=20), PhaseParams(sets="voc_train", epochs=30)]))
+    out: Path = Path("results/ablate")
+
+
+class CorrelateParams(_Section):
+    """Sect. 4.3 / Fig. 5: architectures from the search stores, per reward bucket, trained as in
+    the ablation (aux-cell variant); Spearman correlations of rewards and mIoU."""
+
+    strategies: list[str] = ["ppo"]  # search stores to draw from
+    bounds: tuple[float, float] = (0.4, 0.6)  # reward buckets: < low, low..high, > high
+    per_bucket: StrictInt = Field(default=10, ge=1)
+    seed: StrictInt = 0
+    out: Path = Path("results/correlate")
+
+    @field_validator("bounds")
+    @classmethod
+    def _bounds_ordered(cls, v):
+        if not v[0] < v[1]:
+            raise ValueError(f"bounds must be [low, high] with low < high, got {list(v)}")
+        return v
+
+
+class LatencyParams(_Section):
+    size: StrictInt = Field(default=512, ge=32)
+    runs: StrictInt = Field(default=100, ge=1)
+    warmup: StrictInt = Field(default=5, ge=0)
+
+
+class TrainParams(_Section):
+    """Sect. 4.4 / Table 1: full training of the best ablation architectures (aux-cell variant)."""
+
+    archs: StrictInt = Field(default=3, ge=1)
+    width: StrictInt = Field(default=64, ge=4)
+    repeats: StrictInt = Field(default=2, ge=1)
+    schedule: ScheduleParams = Field(default_factory=lambda: ScheduleParams(
+        phases=[PhaseParams(sets="coco_train+trainaug", epochs=30, aux_weight=0.3),
+                PhaseParams(sets="trainaug", epochs=50, aux_weight=0.25),
+                PhaseParams(sets="voc_train", epochs=100, aux_weight=0.2)],
+        freeze_bn_halfway=True, frozen_aux_weight=0.15))
+    latency: LatencyParams = LatencyParams()
+    out: Path = Path("models/train")
+
+
 class Params(BaseModel):
     """The whole of params.yaml. Sections of stages not built yet are accepted as-is."""
 
@@ -259,6 +351,9 @@ class Params(BaseModel):
     precompute: PrecomputeParams = PrecomputeParams()
     search: SearchParams = SearchParams()
     tricks: TricksParams = TricksParams()
+    ablate: AblateParams = Field(default_factory=AblateParams)
+    correlate: CorrelateParams = CorrelateParams()
+    train: TrainParams = Field(default_factory=TrainParams)
 
 
 def _format_validation_error(err: ValidationError, source: str) -> str:

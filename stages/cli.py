@@ -12,7 +12,7 @@ import typer
 from nasseg.errors import NassegError
 from nasseg.progress import console
 
-from . import bench_cache, benchmark, draw, precompute, prepare, pretrain, search
+from . import bench_cache, benchmark, draw, posthoc, precompute, prepare, pretrain, search
 
 app = typer.Typer(
     name="nasseg",
@@ -37,6 +37,10 @@ app.command("precompute")(precompute.main)
 app.command("search")(search.main)
 app.command("search-report")(search.report)
 app.command("tricks")(search.tricks)
+app.command("ablate")(posthoc.ablate)
+app.command("correlate")(posthoc.correlate)
+app.command("train")(posthoc.train)
+app.command("evaluate")(posthoc.evaluate)
 app.command("benchmark")(benchmark.main)
 app.command("draw")(draw.main)
 app.command("bench-cache")(bench_cache.main)

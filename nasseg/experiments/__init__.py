@@ -1,0 +1,1 @@
+"""After the search (SPEC 6): aux-cell ablation, reward/mIoU correlation, full training."""

@@ -1,0 +1,118 @@
+"""Sect. 4.2, Fig. 4: do auxiliary cells help when the architectures train for longer?
+
+The ``ablate.archs`` best distinct architectures of a search (its ``topk.json``), each
+trained with the ablation schedule (paper: 20 epochs SBD+VOC, then 30 VOC; no Polyak, no
+distillation) three ways: no auxiliary supervision, a plain auxiliary classifier, an
+auxiliary cell. Writes ``ablation.tsv``, ``table.md``, ``metrics.json`` (wins per variant)
+and ``fig4_ablation.png``.
+"""
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from ..config import Params
+from ..errors import NassegError
+from .runner import train_arch, write_json_atomic
+
+LABELS = {"none": "none", "clf": "aux classifier", "cell": "aux cell"}
+
+
+def top_architectures(p: Params, strategy: str, n: int) -> tuple[list[dict], str]:
+    path = Path(p.search.out) / strategy / "topk.json"
+    if not path.is_file():
+        raise NassegError(f"{path}: missing. Run `nasseg search --strategy {strategy}` (or `dvc repro search@{strategy}`) "
+                          "first.")
+    top = json.loads(path.read_text())
+    note = "" if len(top) >= n else f"the search found {len(top)} distinct architectures, fewer than ablate.archs={n}"
+    return top[:n], note
+
+
+def wins(rows: list[dict], variants: list[str]) -> dict:
+    """Per variant, the architectures where it scored the highest mIoU (ties count for each)."""
+    out = {v: 0 for v in variants}
+    for r in rows:
+        best = max(r[v] for v in variants)
+        for v in variants:
+            out[v] += int(r[v] == best)
+    return out
+
+
+def run_ablate(p: Params, task=None, log: Callable[[str], None] = print) -> dict:
+    a = p.ablate
+    out = Path(a.out)
+    top, note = top_architectures(p, a.strategy, a.archs)
+    if note:
+        log(f"note: {note}")
+    tick = task("ablate", len(top) * len(a.variants)) if task else None
+    rows = []
+    for i, arch in enumerate(top):
+        row = {"rank": i + 1, "hash": arch["hash"], "reward": arch["reward"], "genotype": arch["genotype"]}
+        for v in a.variants:
+            res, _ = train_arch(p, arch["genotype"], variant=v, width=a.width, repeats=a.repeats, schedule=a.schedule,
+                                run_dir=out / "runs" / f"{arch['hash']}_{v}", log=log)
+            row[v] = res["mean_iou"]
+            row[f"{v}_seconds"] = res["seconds"]
+            log(f"arch {i + 1}/{len(top)} {arch['hash']} {v}: mIoU {res['mean_iou']:.4f} ({res['seconds']:.0f} s)")
+            if tick:
+                tick()
+        rows.append(row)
+    w = wins(rows, a.variants)
+    metrics = {"strategy": a.strategy, "archs": len(rows), "variants": a.variants, "wins": w,
+               "mean_iou_mean": {v: float(np.mean([r[v] for r in rows])) for v in a.variants},
+               "schedule": [f"{ph.sets} x {ph.epochs}" + (f" ({ph.images_per_epoch} img/epoch)"
+                                                          if ph.images_per_epoch else "") for ph in a.schedule.phases],
+               "seconds": round(sum(r[f"{v}_seconds"] for r in rows for v in a.variants), 1), "note": note}
+    write_ablation(rows, a.variants, metrics, out)
+    return metrics
+
+
+def write_ablation(rows: list[dict], variants: list[str], metrics: dict, out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    cols = ["rank", "hash", "reward", *variants, "best", "genotype"]
+    with open(out / "ablation.tsv", "w", newline="") as f:
+        wr = csv.writer(f, delimiter="\t")
+        wr.writerow(cols)
+        for r in rows:
+            best = max(variants, key=lambda v: r[v])
+            wr.writerow([r["rank"], r["hash"], f"{r['reward']:.4f}", *[f"{r[v]:.4f}" for v in variants], best,
+                         r["genotype"]])
+    lines = ["| arch | search reward | " + " | ".join(f"mIoU {LABELS[v]}" for v in variants) + " |",
+             "|---|---|" + "---|" * len(variants)]
+    for r in rows:
+        best = max(r[v] for v in variants)
+        cells = [f"**{r[v]:.3f}**" if r[v] == best else f"{r[v]:.3f}" for v in variants]
+        lines.append(f"| {r['rank']} `{r['hash']}` | {r['reward']:.3f} | " + " | ".join(cells) + " |")
+    lines.append("| mean | | " + " | ".join(f"{metrics['mean_iou_mean'][v]:.3f}" for v in variants) + " |")
+    lines.append("| wins | | " + " | ".join(str(metrics["wins"][v]) for v in variants) + " |")
+    (out / "table.md").write_text("\n".join(lines) + "\n")
+    write_json_atomic(metrics, out / "metrics.json")
+    plot_fig4(rows, variants, out / "fig4_ablation.png")
+
+
+def plot_fig4(rows: list[dict], variants: list[str], path: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    marks = {"none": ("x", "tab:gray"), "clf": ("^", "tab:orange"), "cell": ("o", "tab:blue")}
+    fig, ax = plt.subplots(figsize=(max(4.0, 0.6 * len(rows) + 2), 3.2), dpi=120)
+    x = np.arange(1, len(rows) + 1)
+    for v in variants:
+        m, c = marks[v]
+        ax.scatter(x, [r[v] for r in rows], marker=m, color=c, label=LABELS[v], s=40, zorder=3)
+    ax.set_xticks(x)
+    ax.set_xlabel("architecture (rank in the search)")
+    ax.set_ylabel("mean IoU")
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(frameon=False, fontsize=8)
+    ax.set_title("Fig. 4: intermediate supervision (none / classifier / cell)", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path

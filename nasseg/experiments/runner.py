@@ -1,0 +1,89 @@
+"""Train one searched architecture with a multi-phase schedule: the unit of work of the
+``ablate``, ``correlate`` and ``train`` stages.
+
+Every run lives in its own folder: ``last.pt`` (the engine's epoch checkpoint; an
+interrupted stage resumes there) and, when finished, ``result.json``. A run whose
+``result.json`` was written with the same identity (genotype, aux variant, width, repeats,
+schedule, encoder weights, data params) is not trained again.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Callable, Optional
+
+import torch
+
+from ..config import Params, ScheduleParams
+from ..data import SegmentationTransform, open_set
+from ..errors import NassegError
+from ..models import build_model
+from ..space.genotype import Genotype
+from ..training.distributed import Dist
+from ..training.engine import schedule_signature, train_schedule
+
+
+def file_sha1(path: Path) -> str:
+    h = hashlib.sha1()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def params_sha1(p: Params, *sections: str) -> str:
+    blob = json.dumps({s: getattr(p, s).model_dump(mode="json") for s in sections}, sort_keys=True)
+    return hashlib.sha1(blob.encode()).hexdigest()
+
+
+def encoder_file(p: Params) -> Path:
+    path = Path(p.pretrain.out) / "encoder.pt"
+    if not path.is_file():
+        raise NassegError(f"{path}: the pretrained encoder is missing. Run `nasseg pretrain` (or `dvc repro pretrain`).")
+    return path
+
+
+def write_json_atomic(obj, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(obj, indent=1))
+    os.replace(tmp, path)
+
+
+def build_arch(p: Params, genotype: str, *, width: int, repeats: int, aux: str) -> torch.nn.Module:
+    try:
+        g = Genotype.from_text(genotype)
+    except Exception as err:  # GenotypeError and JSON errors name the problem
+        raise NassegError(f"malformed genotype {genotype!r}: {err}") from None
+    return build_model(g, num_classes=p.data.num_classes, width=width, repeats=repeats, aux=aux,
+                       encoder_weights=str(encoder_file(p)))
+
+
+def train_arch(p: Params, genotype: str, *, variant: str, width: int, repeats: int, schedule: ScheduleParams,
+               run_dir: Path, d: Optional[Dist] = None, task=None, log: Callable[[str], None] = print,
+               keep: bool = False) -> tuple[dict, Optional[torch.nn.Module]]:
+    """Train ``genotype`` with aux heads ``variant`` (none | clf | cell); returns (result, model).
+    The model is None when the result came from an earlier identical run."""
+    d = d or Dist()
+    identity = {"genotype": Genotype.from_text(genotype).to_text(), "variant": variant, "width": width,
+                "repeats": repeats, "schedule": schedule_signature(schedule),
+                "encoder_sha1": file_sha1(encoder_file(p)), "data_sha1": params_sha1(p, "data")}
+    done = run_dir / "result.json"
+    if done.is_file() and not keep:
+        old = json.loads(done.read_text())
+        if old.get("identity") == identity:
+            return old, None
+    model = build_arch(p, genotype, width=width, repeats=repeats, aux=variant)
+    augment = SegmentationTransform.train(p.data.augment)
+    val_set = open_set(schedule.val_set, p.data, SegmentationTransform.eval())
+    res = train_schedule(model, schedule, lambda sets: open_set(sets, p.data, augment),
+                         num_classes=p.data.num_classes, val_set=val_set, checkpoint=run_dir / "last.pt",
+                         identity=identity, d=d, task=task, log=log)
+    result = {"identity": identity, **res.final, "seconds": round(res.seconds, 1), "history": res.history}
+    if d.main:
+        write_json_atomic(result, done)
+        if not keep:
+            (run_dir / "last.pt").unlink(missing_ok=True)
+    return result, model

@@ -1,0 +1,232 @@
+"""The multi-phase training engine of SPEC 6 (ablation, correlation and full training).
+
+A schedule is a list of phases (datasets, epochs, aux-head weight). Learning rates are
+constant within an epoch; they are halved after every phase (``lr_halving``) and, with
+``freeze_bn_halfway``, halved once more halfway through the last phase, where BatchNorm
+statistics freeze (BN layers run in eval mode) and the aux weight becomes
+``frozen_aux_weight``. :func:`plan` spells out every epoch, so the arithmetic is testable.
+
+Reproducibility is by construction rather than by RNG state: the sample order of an epoch
+comes from ``(seed, epoch)`` and each sample's augmentation from ``(seed, epoch, index)``.
+So a run resumed from any epoch checkpoint, and a run split over N processes by
+``torchrun`` (each rank takes every N-th sample of each global batch, BN statistics and
+the loss normaliser are global), give the weights of one uninterrupted process.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Optional
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from torch.nn.modules.batchnorm import _BatchNorm
+from torch.utils.data import Dataset
+
+from ..config import ScheduleParams
+from ..errors import NassegError
+from .distributed import Dist, convert_batchnorm, unwrap
+from .evaluate import evaluate, upsample_to
+from .fit import FitConfig, _optimizer, save_atomic, seed_everything
+
+
+@dataclass(frozen=True)
+class EpochPlan:
+    index: int  # 0-based over the whole schedule
+    phase: int  # 0-based
+    epoch_in_phase: int  # 0-based
+    sets: str
+    images: Optional[int]  # images per epoch (None: the whole set)
+    encoder_lr: float
+    decoder_lr: float
+    aux_weight: float
+    freeze_bn: bool
+
+
+def plan(s: ScheduleParams) -> list[EpochPlan]:
+    """Every epoch of the schedule with its learning rates, aux weight and BN mode."""
+    out = []
+    last = len(s.phases) - 1
+    for k, ph in enumerate(s.phases):
+        factor = 0.5 ** k if s.lr_halving else 1.0
+        freeze_from = (ph.epochs + 1) // 2 if (s.freeze_bn_halfway and k == last) else None
+        for e in range(ph.epochs):
+            frozen = freeze_from is not None and e >= freeze_from
+            f = factor * (0.5 if frozen else 1.0)
+            aux = s.frozen_aux_weight if (frozen and s.frozen_aux_weight is not None) else ph.aux_weight
+            out.append(EpochPlan(len(out), k, e, ph.sets, ph.images_per_epoch, s.encoder_lr * f, s.decoder_lr * f,
+                                 aux, frozen))
+    return out
+
+
+def _seed_of(*parts) -> int:
+    return int(np.random.SeedSequence([int(p) for p in parts]).generate_state(1, np.uint64)[0] % (2 ** 63))
+
+
+def epoch_order(n: int, seed: int, epoch: int, images: Optional[int]) -> list[int]:
+    g = torch.Generator().manual_seed(_seed_of(seed, epoch, 1))
+    order = torch.randperm(n, generator=g).tolist()
+    return order[:images] if images else order
+
+
+def load_sample(dataset: Dataset, index: int, seed: int, epoch: int):
+    """``dataset[index]`` with its augmentation drawn from ``(seed, epoch, index)`` only."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(_seed_of(seed, epoch, index, 2))
+        return dataset[index]
+
+
+def batch_loss(logits, aux, target, aux_weight: float, d: Dist) -> torch.Tensor:
+    """Cross-entropy (void ignored) of the main and aux outputs, summed over this rank's pixels
+    and divided by the global batch's count of labelled pixels (times the world size, as
+    DDP averages gradients): the mean over the global batch, whatever the split."""
+    valid = (target != 255).sum().to(torch.float64)
+    total = float(d.all_sum(valid).clamp_min(1))
+    loss = F.cross_entropy(upsample_to(logits, target.shape[1:]), target, ignore_index=255, reduction="sum")
+    for a in aux:
+        loss = loss + aux_weight * F.cross_entropy(upsample_to(a, target.shape[1:]), target, ignore_index=255,
+                                                   reduction="sum")
+    return loss * (d.world / total)
+
+
+def set_bn_frozen(model: nn.Module, frozen: bool) -> None:
+    for m in model.modules():
+        if isinstance(m, _BatchNorm):
+            m.train(not frozen)
+
+
+@dataclass
+class TrainResult:
+    history: list = field(default_factory=list)
+    final: dict = field(default_factory=dict)
+    seconds: float = 0.0
+    resumed_from: int = 0
+
+
+def schedule_signature(s: ScheduleParams) -> str:
+    return hashlib.sha1(json.dumps(s.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _collate(samples):
+    return torch.stack([s[0] for s in samples]), torch.stack([s[1] for s in samples])
+
+
+def train_schedule(model: nn.Module, schedule: ScheduleParams, open_set: Callable[[str], Dataset], *,
+                   num_classes: int, val_set: Optional[Dataset] = None, checkpoint: Optional[Path] = None,
+                   identity: Optional[dict] = None, d: Optional[Dist] = None,
+                   task: Optional[Callable[[str, int], Callable[[], None]]] = None,
+                   log: Callable[[str], None] = print, on_epoch_end: Optional[Callable[[int], None]] = None,
+                   eval_every_phase: bool = False) -> TrainResult:
+    """Train ``model`` (``.encoder`` + ``.decoder``, ``forward(x, return_aux=True)``) through the
+    schedule; ``open_set(name)`` gives a training dataset of equal-size crops. Checkpoints
+    after every epoch to ``checkpoint`` and resumes from it when it belongs to the same run
+    (same schedule and ``identity``). Scores ``val_set`` at full size at the end (and after
+    each phase with ``eval_every_phase``). Returns the history and final scores."""
+    d = d or Dist()
+    s = schedule
+    epochs = plan(s)
+    if s.batch_size % d.world:
+        raise NassegError(f"batch_size {s.batch_size} does not split over {d.world} processes; "
+                          "pick a multiple of the process count (nproc_per_node x nodes).")
+    ident = {"schedule": schedule_signature(s), **(identity or {})}
+    seed_everything(s.seed)
+    model = convert_batchnorm(model, d).to(d.device)
+    core = model
+    cfg = FitConfig(momentum=s.momentum, weight_decay=s.weight_decay)
+    opt_enc = _optimizer(s.encoder_optim, core.encoder.parameters(), s.encoder_lr, cfg)
+    opt_dec = _optimizer(s.decoder_optim, core.decoder.parameters(), s.decoder_lr, cfg)
+    result = TrainResult()
+    if checkpoint is not None and Path(checkpoint).is_file():
+        ck = torch.load(checkpoint, map_location="cpu", weights_only=True)
+        if ck.get("identity") == ident:
+            core.load_state_dict(ck["model"])
+            opt_enc.load_state_dict(ck["opt_enc"])
+            opt_dec.load_state_dict(ck["opt_dec"])
+            result = TrainResult(ck["history"], ck.get("final", {}), ck["seconds"], ck["epoch"])
+            if d.main:
+                log(f"resumed from {checkpoint} after epoch {ck['epoch']}/{len(epochs)}")
+        elif d.main:
+            log(f"{checkpoint}: written by another run (schedule or inputs differ); starting afresh")
+    if d.active:
+        # find_unused_parameters: a genotype may leave a layer of the encoder or decoder unused
+        model = nn.parallel.DistributedDataParallel(core, device_ids=[d.device.index] if d.device.type == "cuda"
+                                                    else None, find_unused_parameters=True)
+    sets: dict[str, Dataset] = {}
+    per_rank = s.batch_size // d.world
+    for ep in epochs[result.resumed_from:]:
+        if ep.sets not in sets:
+            sets[ep.sets] = open_set(ep.sets)
+        data = sets[ep.sets]
+        order = epoch_order(len(data), s.seed, ep.index, ep.images)
+        steps = len(order) // s.batch_size
+        if steps == 0:
+            raise NassegError(f"phase {ep.phase + 1} ({ep.sets}): {len(order)} image(s) per epoch is less than one "
+                              f"batch of {s.batch_size}; lower schedule.batch_size or raise images_per_epoch.")
+        for opt, lr in ((opt_enc, ep.encoder_lr), (opt_dec, ep.decoder_lr)):
+            for g in opt.param_groups:
+                g["lr"] = lr
+        model.train()
+        set_bn_frozen(model, ep.freeze_bn)
+        t0 = time.perf_counter()
+        tick = task(f"phase {ep.phase + 1} epoch {ep.epoch_in_phase + 1}/{s.phases[ep.phase].epochs}", steps) \
+            if (task and d.main) else None
+        losses = []
+        for b in range(steps):
+            idx = order[b * s.batch_size:(b + 1) * s.batch_size][d.rank::d.world][:per_rank]
+            image, target = _collate([load_sample(data, i, s.seed, ep.index) for i in idx])
+            image, target = image.to(d.device), target.to(d.device)
+            logits, aux = model(image, return_aux=True)
+            loss = batch_loss(logits, aux, target, ep.aux_weight, d)
+            if not torch.isfinite(loss):
+                raise FloatingPointError(f"loss became {loss.item()} in phase {ep.phase + 1}, "
+                                         f"epoch {ep.epoch_in_phase + 1}, step {b + 1}")
+            opt_enc.zero_grad(set_to_none=True)
+            opt_dec.zero_grad(set_to_none=True)
+            loss.backward()
+            if s.grad_clip:
+                torch.nn.utils.clip_grad_norm_(core.parameters(), s.grad_clip)
+            opt_enc.step()
+            opt_dec.step()
+            losses.append(float(d.all_sum(loss.detach())) / d.world)
+            if tick:
+                tick()
+        rec = {"epoch": ep.index + 1, "phase": ep.phase + 1, "sets": ep.sets, "encoder_lr": ep.encoder_lr,
+               "decoder_lr": ep.decoder_lr, "aux_weight": ep.aux_weight, "bn_frozen": ep.freeze_bn,
+               "images": steps * s.batch_size, "train_loss": float(np.mean(losses)),
+               "seconds": round(time.perf_counter() - t0, 2)}
+        phase_end = ep.epoch_in_phase + 1 == s.phases[ep.phase].epochs
+        last = ep.index + 1 == len(epochs)
+        if val_set is not None and (last or (eval_every_phase and phase_end)):
+            if d.main:
+                scores, _ = evaluate(core, val_set, num_classes, device=d.device, flip=s.eval.flip,
+                                     scales=tuple(s.eval.scales),
+                                     progress=task("validate", len(val_set)) if task else None)
+                rec.update({k: float(v) for k, v in scores.as_dict().items() if k != "reward"})
+                if last:
+                    result.final = {**{k: rec[k] for k in ("mean_iou", "fw_iou", "mean_acc", "pixel_acc")},
+                                    "iou": [None if math.isnan(v) else float(v) for v in scores.iou.tolist()]}
+            d.barrier()
+        result.history.append(rec)
+        result.seconds += rec["seconds"]
+        if d.main:
+            log(json.dumps(rec))
+            if checkpoint is not None:
+                save_atomic({"identity": ident, "epoch": ep.index + 1, "model": core.state_dict(),
+                             "opt_enc": opt_enc.state_dict(), "opt_dec": opt_dec.state_dict(),
+                             "history": result.history, "final": result.final, "seconds": result.seconds},
+                            Path(checkpoint))
+        d.barrier()
+        if on_epoch_end:
+            on_epoch_end(ep.index + 1)
+    core.eval()
+    return result
+
+
+__all__ = ["EpochPlan", "plan", "train_schedule", "TrainResult", "batch_loss", "epoch_order", "load_sample",
+           "set_bn_frozen", "schedule_signature"]

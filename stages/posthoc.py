@@ -1,0 +1,131 @@
+"""`nasseg ablate`, `nasseg correlate`, `nasseg train` and `nasseg evaluate` (SPEC 6)."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from nasseg.config import load_params
+from nasseg.progress import console, progress_bars, table
+
+_PARAMS = typer.Option(Path("params.yaml"), "--params", "-p", help="params file")
+
+
+def _log(s: str) -> None:
+    console.print(s, highlight=False)
+
+
+def ablate(params: Path = _PARAMS) -> None:
+    """Fig. 4: the best RL architectures trained without aux, with an aux classifier, with an aux cell.
+
+    Reads <search.out>/<ablate.strategy>/topk.json; trains the first `ablate.archs` with
+    `ablate.schedule` (the paper: 20 epochs SBD+VOC then 30 VOC, no Polyak, no distillation)
+    once per `ablate.variants`. Writes <ablate.out>/ablation.tsv, table.md, metrics.json (wins per
+    variant) and fig4_ablation.png. Finished runs are kept in <ablate.out>/runs/ and an
+    interrupted run resumes from its last epoch.
+    """
+    from nasseg.experiments.ablate import LABELS, run_ablate
+
+    p = load_params(params)
+    with progress_bars() as task:
+        m = run_ablate(p, task, log=_log)
+    rows = [[LABELS[v], f"{m['mean_iou_mean'][v]:.4f}", m["wins"][v]] for v in m["variants"]]
+    console.print(table(f"ablate: {m['archs']} architectures of the {m['strategy']} search", ["aux", "mean mIoU", "wins"],
+                        rows))
+
+
+def correlate(params: Path = _PARAMS) -> None:
+    """Fig. 5: Spearman correlation between search rewards and mIoU after longer training.
+
+    Draws `correlate.per_bucket` architectures per reward bucket (`correlate.bounds`, the paper
+    0.4/0.6) from the stores of `correlate.strategies`, trains each as in the ablation
+    (aux cell), and writes <correlate.out>/correlate.tsv, metrics.json (rho and p-values) and
+    fig5_correlation.png. A short bucket is reported, not padded.
+    """
+    from nasseg.experiments.correlate import run_correlate
+
+    p = load_params(params)
+    with progress_bars() as task:
+        m = run_correlate(p, task, log=_log)
+    rows = [[k.replace("_", " "), v["n"], "-" if v["rho"] is None else f"{v['rho']:.3f}",
+             "-" if v["p"] is None else f"{v['p']:.3g}"] for k, v in m["spearman"].items()]
+    console.print(table(f"correlate: {m['archs']} architectures", ["pair", "n", "Spearman rho", "p"], rows))
+    for n in m["notes"]:
+        console.print(f"[yellow]note:[/] {n}", highlight=False)
+
+
+def train(params: Path = _PARAMS) -> None:
+    """Table 1: full training of the best ablation architectures (aux-cell variant).
+
+    The `train.archs` best by aux-cell mIoU in <ablate.out>/ablation.tsv, at `train.width`
+    and `train.repeats`, through `train.schedule` (the paper: COCO+SBD+VOC 30 -> SBD+VOC 50 ->
+    VOC 100 epochs; lr halved after each phase; BN frozen and lr halved halfway through the
+    last; aux weights 0.3/0.25/0.2/0.15). Writes <train.out>/found<k>/model.pt, card.md,
+    card.json, history.tsv and <train.out>/cards.md (beside the paper's Table 1).
+
+    Data-parallel: `torchrun --nproc_per_node N -m stages train` splits every batch over N
+    processes (gloo on CPU, NCCL on GPUs) with the weights of a single process.
+    """
+    from nasseg.experiments.final import run_train
+    from nasseg.training.distributed import init_from_env, shutdown
+
+    p = load_params(params)
+    d = init_from_env()
+    try:
+        with progress_bars() as task:
+            cards = run_train(p, d, task if d.main else None, log=_log)
+    finally:
+        shutdown(d)
+    if d.main:
+        rows = [[c["name"], f"{c['mean_iou']:.4f}", f"{c['params']:,}", f"{c['madds'] / 1e9:.2f}",
+                 c["output_stride"], f"{c['latency_ms']:.1f}"] for c in cards]
+        console.print(table("train: fully trained architectures", ["name", "mIoU", "params", "MAdds (B)", "stride",
+                                                                  "latency ms"], rows))
+
+
+def evaluate(
+    checkpoint: Path = typer.Argument(..., help="model.pt of `nasseg train`, or teacher.pt of `nasseg teacher`"),
+    split: str = typer.Option("voc_val", "--set", "-s", help="a set written by prepare (voc_val, meta_val, ... "
+                              "join with '+')"),
+    flip: bool = typer.Option(False, "--flip", help="average with the flipped image"),
+    scales: Optional[str] = typer.Option(None, "--scales", help="multi-scale testing, e.g. 0.75,1,1.25"),
+    params: Path = _PARAMS,
+    json_out: Optional[Path] = typer.Option(None, "--json", help="also write the scores to this JSON file"),
+) -> None:
+    """Score a checkpoint on a split at full image size, with per-class IoU in a table."""
+    import json
+    import math
+
+    from nasseg.data import SegmentationTransform, open_set
+    from nasseg.data.palette import VOC_CLASSES
+    from nasseg.errors import NassegError
+    from nasseg.models.checkpoint import load_checkpoint
+    from nasseg.training.evaluate import evaluate as run_eval
+
+    p = load_params(params)
+    try:
+        sc = tuple(float(s) for s in scales.split(",")) if scales else (1.0,)
+    except ValueError:
+        raise NassegError(f"--scales {scales!r}: give comma-separated numbers, e.g. 0.75,1,1.25") from None
+    if any(s <= 0 for s in sc):
+        raise NassegError(f"--scales {scales!r}: scales must be positive")
+    model, info = load_checkpoint(checkpoint)
+    n = info["arch"]["num_classes"]
+    if n != p.data.num_classes:
+        raise NassegError(f"{checkpoint}: predicts {n} classes, data.num_classes is {p.data.num_classes}.")
+    ds = open_set(split, p.data, SegmentationTransform.eval())
+    with progress_bars() as task:
+        scores, _ = run_eval(model, ds, n, flip=flip, scales=sc, progress=task("evaluate", len(ds)))
+    names = VOC_CLASSES if n == len(VOC_CLASSES) else [f"class {i}" for i in range(n)]
+    iou = scores.iou.tolist()
+    rows = [[i, names[i], "absent" if math.isnan(v) else f"{v:.4f}"] for i, v in enumerate(iou)]
+    console.print(table(f"{checkpoint} on {split} ({len(ds)} images, flip={flip}, scales={list(sc)})",
+                        ["id", "class", "IoU"], rows))
+    summary = {k: float(v) for k, v in scores.as_dict().items() if k != "reward"}
+    console.print(table("summary", ["", "value"], [[k, f"{v:.4f}"] for k, v in summary.items()]))
+    if json_out:
+        json_out.write_text(json.dumps({"checkpoint": str(checkpoint), "set": split, "images": len(ds), "flip": flip,
+                                        "scales": list(sc), **summary,
+                                        "iou": {names[i]: (None if math.isnan(v) else v) for i, v in enumerate(iou)}},
+                                       indent=1))
