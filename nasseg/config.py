@@ -337,7 +337,9 @@ class TrainParams(_Section):
                 PhaseParams(sets="voc_train", epochs=100, aux_weight=0.2)],
         freeze_bn_halfway=True, frozen_aux_weight=0.15))
     latency: LatencyParams = LatencyParams()
-    out: Path = Path("models/train")
+    out: Path = Path("models/train")  # <name>/model.pt, card.md, card.json, history.tsv
+    resume: Path = Path("models/train_resume")  # epoch checkpoints of unfinished runs
+    report: Path = Path("results/train")  # cards.md (beside the paper's Table 1), metrics.json
 
 
 class Params(BaseModel):

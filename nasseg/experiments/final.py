@@ -5,8 +5,9 @@ trained at the final width (64) and separable repeats (2) with the 3-phase sched
 (COCO+SBD+VOC -> SBD+VOC -> VOC; lr halved after each phase, BN frozen and lr halved again
 halfway through the last; aux-cell weights 0.3/0.25/0.2/0.15). For each, ``<out>/<name>/``
 holds ``model.pt`` (the inference model; ``nasseg evaluate`` and friends load it),
-``card.md``/``card.json`` and ``history.tsv``; ``<out>/cards.md`` sets them beside the
-paper's Table 1. Runs under ``torchrun`` for data-parallel training.
+``card.md``/``card.json`` and ``history.tsv``; ``<report>/cards.md`` sets them beside the
+paper's Table 1 and ``<report>/metrics.json`` sums them up. Epoch checkpoints live in
+``<resume>/<name>/``. Runs under ``torchrun`` for data-parallel training.
 """
 from __future__ import annotations
 
@@ -57,6 +58,17 @@ def write_history(history: list[dict], path: Path) -> None:
         w = csv.DictWriter(f, fieldnames=keys, delimiter="\t")
         w.writeheader()
         w.writerows(history)
+
+
+def wide_history(histories: dict[str, list[dict]]) -> list[dict]:
+    """One row per epoch with each model's training loss and learning rates (for `dvc plots`)."""
+    rows: dict[int, dict] = {}
+    for name, hist in histories.items():
+        for h in hist:
+            r = rows.setdefault(h["epoch"], {"epoch": h["epoch"], "phase": h["phase"], "encoder_lr": h["encoder_lr"],
+                                             "aux_weight": h["aux_weight"], "bn_frozen": h["bn_frozen"]})
+            r[f"{name}_train_loss"] = round(h["train_loss"], 5)
+    return [rows[e] for e in sorted(rows)]
 
 
 def architecture_card(model: torch.nn.Module, *, name: str, genotype: str, p: Params, result: dict,
@@ -110,16 +122,17 @@ def table1_markdown(cards: list[dict]) -> str:
 def run_train(p: Params, d: Optional[Dist] = None, task=None, log: Callable[[str], None] = print) -> list[dict]:
     t = p.train
     d = d or Dist()
-    out = Path(t.out)
+    out, report = Path(t.out), Path(t.report)
     best = best_of_ablation(p, t.archs)
-    cards = []
+    cards, cards_hist = [], {}
     for k, row in enumerate(best):
         name = f"found{k}"
         run_dir = out / name
+        run_dir.mkdir(parents=True, exist_ok=True)
         if d.main:
             log(f"{name}: ablation rank {row['rank']} ({row['hash']}), aux-cell mIoU {float(row['cell']):.4f}")
         result, model = train_arch(p, row["genotype"], variant="cell", width=t.width, repeats=t.repeats,
-                                   schedule=t.schedule, run_dir=run_dir / "resume", d=d, task=task, log=log, keep=True)
+                                   schedule=t.schedule, run_dir=Path(t.resume) / name, d=d, task=task, log=log, keep=True)
         if not d.main:
             continue
         arch = arch_of(row["genotype"], num_classes=p.data.num_classes, width=t.width, repeats=t.repeats)
@@ -127,6 +140,7 @@ def run_train(p: Params, d: Optional[Dist] = None, task=None, log: Callable[[str
                                  ablation_miou=float(row["cell"]), command=command_line())
         save_checkpoint(model, arch, card, run_dir / "model.pt")
         write_history(result["history"], run_dir / "history.tsv")
+        cards_hist[name] = result["history"]
         write_json_atomic(card, run_dir / "card.json")
         (run_dir / "card.md").write_text(card_markdown(card))
         cards.append(card)
@@ -135,8 +149,10 @@ def run_train(p: Params, d: Optional[Dist] = None, task=None, log: Callable[[str
                 "Trained on the embedded synthetic sets in the paper's roles (COCO+SBD+VOC -> SBD+VOC -> VOC), "
                 "scored on its VOC-format val set; the paper's rows are real PASCAL VOC 2012 val on a 1080Ti.", "",
                 table1_markdown(cards), "", *[card_markdown(c) for c in cards]]
-        (out / "cards.md").write_text("\n".join(text))
+        report.mkdir(parents=True, exist_ok=True)
+        write_history(wide_history(cards_hist), report / "history.tsv")
+        (report / "cards.md").write_text("\n".join(text))
         write_json_atomic({c["name"]: {k: c[k] for k in ("mean_iou", "params", "madds", "output_stride",
                                                           "latency_ms", "train_seconds")} for c in cards},
-                          out / "metrics.json")
+                          report / "metrics.json")
     return cards
