@@ -24,6 +24,14 @@ TINY = {
     "search": {"max_trials": 2, "batch_size": 2, "stage1": {"epochs": 1, "batch_size": 8, "samples_per_epoch": 16},
                "stage2": {"batch_size": 4, "max_images": 8}},
     "tricks": {"archs": 1},
+    "ablate": {"archs": 2, "schedule": {"phases": [{"sets": "trainaug", "epochs": 1, "images_per_epoch": 4},
+                                                   {"sets": "voc_train", "epochs": 1, "images_per_epoch": 4}],
+                                        "batch_size": 2, "val_set": "meta_val"}},
+    "correlate": {"per_bucket": 1},
+    "train": {"archs": 1, "latency": {"size": 64, "runs": 1, "warmup": 0},
+              "schedule": {"phases": [{"sets": "coco_train+trainaug", "epochs": 1, "images_per_epoch": 4},
+                                      {"sets": "voc_train", "epochs": 2, "images_per_epoch": 2}],
+                           "batch_size": 2, "val_set": "meta_val"}},
 }
 
 
@@ -80,6 +88,15 @@ def test_dvc_repro_tiny_profile_then_nothing_to_do(tmp_path):
         assert m["sampled"] == 2 and m["done"] + m["failed"] == 2
     assert "ppo" in json.loads((proj / "results/search/comparison.json").read_text())
     assert (proj / "results/search/fig2_rewards.png").is_file() and (proj / "results/tricks/fig3_tricks.png").is_file()
+    ablation = json.loads((proj / "results/ablate/metrics.json").read_text())
+    assert ablation["archs"] >= 1 and set(ablation["wins"]) == {"none", "clf", "cell"}
+    assert (proj / "results/ablate/fig4_ablation.png").is_file()
+    corr = json.loads((proj / "results/correlate/metrics.json").read_text())
+    assert corr["archs"] >= 1 and "final_reward_vs_miou" in corr["spearman"]
+    assert (proj / "results/correlate/fig5_correlation.png").is_file()
+    assert (proj / "models/train/found0/model.pt").is_file()
+    assert "found0" in json.loads((proj / "results/train/metrics.json").read_text())
+    assert "(paper, VOC)" in (proj / "results/train/cards.md").read_text()
     second = run(*dvc, "repro")
     assert "Running stage" not in second and "up to date" in second
     # the same params render the same bytes: running the stage by hand changes no output
