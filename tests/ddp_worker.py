@@ -1,5 +1,6 @@
 """Launched by tests/test_engine.py under torchrun: trains a tiny model with the engine and
 saves the final weights (rank 0). Not a test module itself."""
+import copy
 import os
 import sys
 
@@ -8,7 +9,7 @@ from torch.utils.data import Dataset
 
 from nasseg.config import PhaseParams, ScheduleParams
 from nasseg.models import build_model
-from nasseg.training.distributed import init_from_env, shutdown
+from nasseg.training.distributed import GlobalBatchNorm2d, init_from_env, shutdown
 from nasseg.training.engine import train_schedule
 
 
@@ -42,6 +43,9 @@ def main(out: str) -> None:
                        batch_size=8, encoder_optim="sgd", decoder_optim="sgd", encoder_lr=1e-3, decoder_lr=1e-2,
                        freeze_bn_halfway=True, frozen_aux_weight=0.15)
     train_schedule(model, s, lambda _n: Toy(), num_classes=2, d=d, log=lambda _s: None)
+    # the trained model has plain BatchNorm again: it copies, saves and runs like any other
+    assert not any(isinstance(m, GlobalBatchNorm2d) for m in model.modules())
+    copy.deepcopy(model)
     if d.main:
         torch.save(model.state_dict(), out)
     shutdown(d)

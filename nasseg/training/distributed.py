@@ -116,6 +116,19 @@ def convert_batchnorm(module: nn.Module, d: Dist) -> nn.Module:
     return module
 
 
+def revert_batchnorm(module: nn.Module) -> nn.Module:
+    """Plain BatchNorm2d again (the trained model is then copied, saved and run like any other)."""
+    for name, child in list(module.named_children()):
+        if isinstance(child, (GlobalBatchNorm2d, nn.SyncBatchNorm)):
+            new = nn.BatchNorm2d(child.num_features, child.eps, child.momentum, child.affine, child.track_running_stats)
+            new.load_state_dict(child.state_dict())
+            new.train(child.training)
+            setattr(module, name, new.to(child.weight.device if child.affine else "cpu"))
+        else:
+            revert_batchnorm(child)
+    return module
+
+
 def unwrap(model: nn.Module) -> nn.Module:
     return model.module if isinstance(model, nn.parallel.DistributedDataParallel) else model
 
@@ -125,4 +138,5 @@ def shutdown(d: Dist) -> None:
         dist.destroy_process_group()
 
 
-__all__ = ["Dist", "init_from_env", "GlobalBatchNorm2d", "convert_batchnorm", "unwrap", "shutdown"]
+__all__ = ["Dist", "init_from_env", "GlobalBatchNorm2d", "convert_batchnorm", "revert_batchnorm", "unwrap",
+           "shutdown"]

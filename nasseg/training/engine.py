@@ -31,7 +31,7 @@ from torch.utils.data import Dataset
 
 from ..config import ScheduleParams
 from ..errors import NassegError
-from .distributed import Dist, convert_batchnorm, unwrap
+from .distributed import Dist, convert_batchnorm, revert_batchnorm
 from .evaluate import evaluate, upsample_to
 from .fit import FitConfig, _optimizer, save_atomic, seed_everything
 
@@ -224,6 +224,8 @@ def train_schedule(model: nn.Module, schedule: ScheduleParams, open_set: Callabl
         d.barrier()
         if on_epoch_end:
             on_epoch_end(ep.index + 1)
+    if d.active:
+        revert_batchnorm(core)
     core.eval()
     return result
 
