@@ -12,7 +12,7 @@ import typer
 from nasseg.errors import NassegError
 from nasseg.progress import console
 
-from . import bench_cache, benchmark, draw, posthoc, precompute, prepare, pretrain, search
+from . import bench_cache, benchmark, draw, evaluate, posthoc, precompute, prepare, pretrain, search
 
 app = typer.Typer(
     name="nasseg",
@@ -40,7 +40,7 @@ app.command("tricks")(search.tricks)
 app.command("ablate")(posthoc.ablate)
 app.command("correlate")(posthoc.correlate)
 app.command("train")(posthoc.train)
-app.command("evaluate")(posthoc.evaluate)
+app.command("evaluate")(evaluate.main)
 app.command("benchmark")(benchmark.main)
 app.command("draw")(draw.main)
 app.command("bench-cache")(bench_cache.main)

@@ -1,8 +1,7 @@
-"""`nasseg ablate`, `nasseg correlate`, `nasseg train` and `nasseg evaluate` (SPEC 6)."""
+"""`nasseg ablate`, `nasseg correlate` and `nasseg train` (SPEC 6)."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -50,6 +49,8 @@ def correlate(params: Path = _PARAMS) -> None:
         m = run_correlate(p, task, log=_log)
     rows = [[k.replace("_", " "), v["n"], "-" if v["rho"] is None else f"{v['rho']:.3f}",
              "-" if v["p"] is None else f"{v['p']:.3g}"] for k, v in m["spearman"].items()]
+    rows += [[f"final reward vs mIoU, bucket {b}", v["n"], "-" if v["rho"] is None else f"{v['rho']:.3f}",
+              "-" if v["p"] is None else f"{v['p']:.3g}"] for b, v in m["within_bucket_final_reward_vs_miou"].items()]
     console.print(table(f"correlate: {m['archs']} architectures", ["pair", "n", "Spearman rho", "p"], rows))
     for n in m["notes"]:
         console.print(f"[yellow]note:[/] {n}", highlight=False)
@@ -82,50 +83,3 @@ def train(params: Path = _PARAMS) -> None:
                  c["output_stride"], f"{c['latency_ms']:.1f}"] for c in cards]
         console.print(table("train: fully trained architectures", ["name", "mIoU", "params", "MAdds (B)", "stride",
                                                                   "latency ms"], rows))
-
-
-def evaluate(
-    checkpoint: Path = typer.Argument(..., help="model.pt of `nasseg train`, or teacher.pt of `nasseg teacher`"),
-    split: str = typer.Option("voc_val", "--set", "-s", help="a set written by prepare (voc_val, meta_val, ... "
-                              "join with '+')"),
-    flip: bool = typer.Option(False, "--flip", help="average with the flipped image"),
-    scales: Optional[str] = typer.Option(None, "--scales", help="multi-scale testing, e.g. 0.75,1,1.25"),
-    params: Path = _PARAMS,
-    json_out: Optional[Path] = typer.Option(None, "--json", help="also write the scores to this JSON file"),
-) -> None:
-    """Score a checkpoint on a split at full image size, with per-class IoU in a table."""
-    import json
-    import math
-
-    from nasseg.data import SegmentationTransform, open_set
-    from nasseg.data.palette import VOC_CLASSES
-    from nasseg.errors import NassegError
-    from nasseg.models.checkpoint import load_checkpoint
-    from nasseg.training.evaluate import evaluate as run_eval
-
-    p = load_params(params)
-    try:
-        sc = tuple(float(s) for s in scales.split(",")) if scales else (1.0,)
-    except ValueError:
-        raise NassegError(f"--scales {scales!r}: give comma-separated numbers, e.g. 0.75,1,1.25") from None
-    if any(s <= 0 for s in sc):
-        raise NassegError(f"--scales {scales!r}: scales must be positive")
-    model, info = load_checkpoint(checkpoint)
-    n = info["arch"]["num_classes"]
-    if n != p.data.num_classes:
-        raise NassegError(f"{checkpoint}: predicts {n} classes, data.num_classes is {p.data.num_classes}.")
-    ds = open_set(split, p.data, SegmentationTransform.eval())
-    with progress_bars() as task:
-        scores, _ = run_eval(model, ds, n, flip=flip, scales=sc, progress=task("evaluate", len(ds)))
-    names = VOC_CLASSES if n == len(VOC_CLASSES) else [f"class {i}" for i in range(n)]
-    iou = scores.iou.tolist()
-    rows = [[i, names[i], "absent" if math.isnan(v) else f"{v:.4f}"] for i, v in enumerate(iou)]
-    console.print(table(f"{checkpoint} on {split} ({len(ds)} images, flip={flip}, scales={list(sc)})",
-                        ["id", "class", "IoU"], rows))
-    summary = {k: float(v) for k, v in scores.as_dict().items() if k != "reward"}
-    console.print(table("summary", ["", "value"], [[k, f"{v:.4f}"] for k, v in summary.items()]))
-    if json_out:
-        json_out.write_text(json.dumps({"checkpoint": str(checkpoint), "set": split, "images": len(ds), "flip": flip,
-                                        "scales": list(sc), **summary,
-                                        "iou": {names[i]: (None if math.isnan(v) else v) for i, v in enumerate(iou)}},
-                                       indent=1))

@@ -104,6 +104,10 @@ def run_correlate(p: Params, task=None, log: Callable[[str], None] = print) -> d
         "spearman": {"stage1_vs_stage2_reward": spearman(col("stage1_reward"), col("stage2_reward")),
                      "final_reward_vs_miou": spearman(col("reward"), col("mean_iou")),
                      "stage1_reward_vs_miou": spearman(col("stage1_reward"), col("mean_iou"))},
+        # within one bucket: does the reward still rank architectures of similar quality?
+        "within_bucket_final_reward_vs_miou": {
+            b: spearman([r["reward"] for r in chosen if r["bucket"] == b],
+                        [r["mean_iou"] for r in chosen if r["bucket"] == b]) for b in bucket_names(c.bounds)},
         "seconds": round(sum(col("seconds")), 1),
     }
     write_correlate(chosen, metrics, out)
