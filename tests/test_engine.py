@@ -164,7 +164,7 @@ def test_ddp_two_processes_match_one(tmp_path):
     r = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
                         str(worker), str(two)], env=env, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-3000:]
-    a, b = torch.load(one), torch.load(two)
+    a, b = torch.load(one, weights_only=True), torch.load(two, weights_only=True)
     assert a["decoder.classifier.weight"].dtype == torch.float64
     worst = max(float((a[k].double() - b[k].double()).abs().max()) for k in a if a[k].is_floating_point())
     assert worst < 1e-9, worst

@@ -33,7 +33,7 @@ from ..config import ScheduleParams
 from ..errors import NassegError
 from .distributed import Dist, convert_batchnorm, revert_batchnorm
 from .evaluate import evaluate, upsample_to
-from .fit import FitConfig, _optimizer, save_atomic, seed_everything
+from .fit import FitConfig, _optimizer, optimizer_step, save_atomic, seed_everything
 
 
 @dataclass(frozen=True)
@@ -183,16 +183,8 @@ def train_schedule(model: nn.Module, schedule: ScheduleParams, open_set: Callabl
             image, target = image.to(d.device), target.to(d.device)
             logits, aux = model(image, return_aux=True)
             loss = batch_loss(logits, aux, target, ep.aux_weight, d)
-            if not torch.isfinite(loss):
-                raise FloatingPointError(f"loss became {loss.item()} in phase {ep.phase + 1}, "
-                                         f"epoch {ep.epoch_in_phase + 1}, step {b + 1}")
-            opt_enc.zero_grad(set_to_none=True)
-            opt_dec.zero_grad(set_to_none=True)
-            loss.backward()
-            if s.grad_clip:
-                torch.nn.utils.clip_grad_norm_(core.parameters(), s.grad_clip)
-            opt_enc.step()
-            opt_dec.step()
+            optimizer_step(loss, (opt_enc, opt_dec), core.parameters(), s.grad_clip,
+                           f"phase {ep.phase + 1}, epoch {ep.epoch_in_phase + 1}, step {b + 1}")
             losses.append(float(d.all_sum(loss.detach())) / d.world)
             if tick:
                 tick()

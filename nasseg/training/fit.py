@@ -65,6 +65,20 @@ def segmentation_loss(logits, target, aux=(), aux_weight: float = 0.0) -> torch.
     return loss
 
 
+def optimizer_step(loss: torch.Tensor, optimizers, parameters, grad_clip: Optional[float], where: str) -> None:
+    """One update of every optimiser on ``loss`` (gradient-norm clip when set); a non-finite
+    loss stops the run with where it happened instead of spreading NaN into the weights."""
+    if not torch.isfinite(loss):
+        raise FloatingPointError(f"loss became {loss.item()} at {where}")
+    for opt in optimizers:
+        opt.zero_grad(set_to_none=True)
+    loss.backward()
+    if grad_clip:
+        torch.nn.utils.clip_grad_norm_(parameters, grad_clip)
+    for opt in optimizers:
+        opt.step()
+
+
 def save_atomic(obj, path: Path) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -128,15 +142,8 @@ def fit(model: nn.Module, train_set: Dataset, cfg: FitConfig, *, num_classes: in
                 image = image.contiguous(memory_format=torch.channels_last)
             logits, aux = model(image, return_aux=True)
             loss = segmentation_loss(logits, target, aux, cfg.aux_weight)
-            if not torch.isfinite(loss):
-                raise FloatingPointError(f"loss became {loss.item()} at epoch {epoch + 1}, step {step + 1}")
-            opt_enc.zero_grad(set_to_none=True)
-            opt_dec.zero_grad(set_to_none=True)
-            loss.backward()
-            if cfg.grad_clip:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-            opt_enc.step()
-            opt_dec.step()
+            optimizer_step(loss, (opt_enc, opt_dec), model.parameters(), cfg.grad_clip,
+                           f"epoch {epoch + 1}, step {step + 1}")
             losses.append(loss.item())
             if tick:
                 tick()
