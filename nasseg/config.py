@@ -388,3 +388,12 @@ def load_params(path: str | Path = "params.yaml") -> Params:
     if raw is not None and not isinstance(raw, dict):
         raise ConfigError(f"{path}: the top level must be a mapping of sections, got {type(raw).__name__}.")
     return parse_params(raw, str(path))
+
+
+def params_sha1(p: Params, *sections: str) -> str:
+    """A fingerprint of the named sections of the params (run identities, architecture cards)."""
+    import hashlib
+    import json
+
+    blob = json.dumps({s: getattr(p, s).model_dump(mode="json") for s in sections}, sort_keys=True)
+    return hashlib.sha1(blob.encode()).hexdigest()

@@ -21,12 +21,12 @@ from typing import Callable, Optional
 import torch
 
 from ..benchmark import count_madds, time_forward
-from ..config import Params
+from ..config import Params, params_sha1
 from ..errors import NassegError
 from ..models import count_params, strip_aux
 from ..models.checkpoint import arch_of, save_checkpoint
 from ..training.distributed import Dist
-from .runner import params_sha1, train_arch, write_json_atomic
+from .runner import train_arch, write_json_atomic
 
 # SPEC 6: VOC val mIoU (%), MAdds (B), params (M), output side at 512x512, ms on a 1080Ti.
 PAPER_TABLE1 = {

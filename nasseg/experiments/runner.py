@@ -16,7 +16,7 @@ from typing import Callable, Optional
 
 import torch
 
-from ..config import Params, ScheduleParams
+from ..config import Params, ScheduleParams, params_sha1
 from ..data import SegmentationTransform, open_set
 from ..errors import NassegError
 from ..models import build_model
@@ -31,11 +31,6 @@ def file_sha1(path: Path) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
-
-
-def params_sha1(p: Params, *sections: str) -> str:
-    blob = json.dumps({s: getattr(p, s).model_dump(mode="json") for s in sections}, sort_keys=True)
-    return hashlib.sha1(blob.encode()).hexdigest()
 
 
 def encoder_file(p: Params) -> Path:

@@ -129,14 +129,9 @@ def revert_batchnorm(module: nn.Module) -> nn.Module:
     return module
 
 
-def unwrap(model: nn.Module) -> nn.Module:
-    return model.module if isinstance(model, nn.parallel.DistributedDataParallel) else model
-
-
 def shutdown(d: Dist) -> None:
     if d.active and dist.is_initialized():
         dist.destroy_process_group()
 
 
-__all__ = ["Dist", "init_from_env", "GlobalBatchNorm2d", "convert_batchnorm", "revert_batchnorm", "unwrap",
-           "shutdown"]
+__all__ = ["Dist", "init_from_env", "GlobalBatchNorm2d", "convert_batchnorm", "revert_batchnorm", "shutdown"]

@@ -9,7 +9,6 @@ trained, ``history.tsv`` (one row per epoch, for ``dvc plots``). Training resume
 from __future__ import annotations
 
 import csv
-import hashlib
 import json
 import time
 from dataclasses import asdict
@@ -18,7 +17,7 @@ from typing import Callable, Optional
 
 import torch
 
-from ..config import Params, TrainRecipe
+from ..config import Params, TrainRecipe, params_sha1
 from ..data import SegmentationTransform, open_set
 from ..errors import NassegError
 from ..models import build_model, load_encoder_weights
@@ -36,9 +35,7 @@ def _fit_config(r: TrainRecipe) -> FitConfig:
 
 def _identity(params: Params, section: str) -> dict:
     """What defines a run besides the loop config: a resume checkpoint of another run is ignored."""
-    blob = json.dumps({"data": params.data.model_dump(mode="json"),
-                       section: getattr(params, section).model_dump(mode="json")}, sort_keys=True)
-    return {"params_sha1": hashlib.sha1(blob.encode()).hexdigest()}
+    return {"params_sha1": params_sha1(params, "data", section)}
 
 
 def _write_history(history: list[dict], path: Path) -> None:
