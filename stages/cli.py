@@ -12,7 +12,7 @@ import typer
 from nasseg.errors import NassegError
 from nasseg.progress import console
 
-from . import bench_cache, benchmark, draw, evaluate, posthoc, precompute, prepare, pretrain, search
+from . import bench_cache, benchmark, draw, evaluate, posthoc, precompute, prepare, pretrain, search, transfer
 
 app = typer.Typer(
     name="nasseg",
@@ -40,6 +40,7 @@ app.command("tricks")(search.tricks)
 app.command("ablate")(posthoc.ablate)
 app.command("correlate")(posthoc.correlate)
 app.command("train")(posthoc.train)
+app.command("transfer")(transfer.main)
 app.command("evaluate")(evaluate.main)
 app.command("benchmark")(benchmark.main)
 app.command("draw")(draw.main)

@@ -12,6 +12,8 @@ from nasseg.progress import console, progress_bars, table
 
 
 def main(
+    only: str = typer.Option("all", "--only", help="all | segmentation (VOC/SBD/COCO) | transfer (COCO keypoints, "
+                             "MPII, NYUv2 for the transfer stage)."),
     params: Path = typer.Option(Path("params.yaml"), "--params", "-p", help="params file; this stage reads its `data` section."),
     skip_bad: bool = typer.Option(
         False, "--skip-bad",
@@ -25,7 +27,16 @@ def main(
     Writes: <data.root>/embedded/ (VOCdevkit/VOC2012, benchmark_RELEASE/dataset, coco/),
     <data.root>/lists/*.lst (image<TAB>mask lists: voc_train, voc_val, sbd, trainaug,
     meta_train, meta_val), lists/coco_train.json and lists/summary.json.
+    Transfer sets (`transfer.data`): <transfer.data.root>/coco (person_keypoints JSON),
+    mpii (HRNet JSON + gt_valid.mat), nyu (labelled .mat, splits.mat, raw RGB/depth pairs),
+    each unless `transfer.data.<set>` points at the real one; then every set is opened once.
     """
+    if only not in ("all", "segmentation", "transfer"):
+        raise typer.BadParameter(f"--only must be all, segmentation or transfer, not {only!r}")
+    if only in ("all", "transfer"):
+        _transfer(load_params(params), skip_bad)
+    if only == "transfer":
+        return
     p = load_params(params).data
     with progress_bars() as task:
         generate_embedded(p, task)
@@ -47,3 +58,21 @@ def main(
     skipped = sum(len(r.skipped) for r in reports)
     if skipped:
         console.print(f"[yellow]{skipped} bad sample(s) skipped (--skip-bad); reasons in {lists_dir(p) / 'summary.json'}[/]")
+
+
+def _transfer(params, skip_bad: bool) -> None:
+    from nasseg.transfer.catalog import POSE_SETS, generate_transfer_embedded, nyu_source, pose_records
+
+    tp = params.transfer.data
+    with progress_bars() as task:
+        generate_transfer_embedded(tp, task)
+    rows = []
+    for name in POSE_SETS:
+        kind = POSE_SETS[name][0]
+        w, h = getattr(params.transfer, kind).input
+        records, _ = pose_records(name, tp, aspect=w / h, skip_bad=skip_bad)
+        source = "real" if getattr(tp, "coco_keypoints" if kind == "coco" else "mpii") is not None else "embedded"
+        rows.append([name, source, len({r.image_id for r in records}), len(records)])
+    for name in ("nyu_train", "nyu_test"):
+        rows.append([name, "real" if tp.nyu is not None else "embedded", len(nyu_source(name, tp)), "-"])
+    console.print(table("prepare: transfer sets", ["set", "source", "images", "people"], rows))

@@ -48,6 +48,13 @@ class Dist:
             dist.all_reduce(x)
         return x
 
+    def all_max(self, x: torch.Tensor) -> torch.Tensor:
+        """Maximum of a (non-differentiable) tensor over ranks."""
+        if self.active:
+            x = x.clone()
+            dist.all_reduce(x, op=dist.ReduceOp.MAX)
+        return x
+
 
 def init_from_env() -> Dist:
     """Join the process group when launched by torchrun with WORLD_SIZE > 1; one process otherwise."""

@@ -1,7 +1,7 @@
 """The multi-phase training engine of SPEC 6 (ablation, correlation and full training).
 
 A schedule is a list of phases (datasets, epochs, aux-head weight). Learning rates are
-constant within an epoch; they are halved after every phase (``lr_halving``) and, with
+constant within an epoch; they are halved (or multiplied by ``lr_decay``) after every phase (``lr_halving``) and, with
 ``freeze_bn_halfway``, halved once more halfway through the last phase, where BatchNorm
 statistics freeze (BN layers run in eval mode) and the aux weight becomes
 ``frozen_aux_weight``. :func:`plan` spells out every epoch, so the arithmetic is testable.
@@ -54,7 +54,7 @@ def plan(s: ScheduleParams) -> list[EpochPlan]:
     out = []
     last = len(s.phases) - 1
     for k, ph in enumerate(s.phases):
-        factor = 0.5 ** k if s.lr_halving else 1.0
+        factor = s.lr_decay ** k if s.lr_halving else 1.0
         freeze_from = (ph.epochs + 1) // 2 if (s.freeze_bn_halfway and k == last) else None
         for e in range(ph.epochs):
             frozen = freeze_from is not None and e >= freeze_from
@@ -109,16 +109,55 @@ class TrainResult:
     resumed_from: int = 0
 
 
+# Keys added to ScheduleParams after runs were recorded: hashed only when set away from
+# their default, so the identities of earlier runs (and their reuse) stay valid.
+_LATER_KEYS = {"lr_decay": 0.5}
+
+
 def schedule_signature(s: ScheduleParams) -> str:
-    return hashlib.sha1(json.dumps(s.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()[:16]
+    dump = s.model_dump(mode="json")
+    for k, default in _LATER_KEYS.items():
+        if dump.get(k) == default:
+            dump.pop(k)
+    return hashlib.sha1(json.dumps(dump, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def _collate(samples):
-    return torch.stack([s[0] for s in samples]), torch.stack([s[1] for s in samples])
+    return [torch.stack([s[k] for s in samples]) for k in range(len(samples[0]))]
+
+
+class Objective:
+    """What the engine optimises and how it scores: ``loss(out, aux, targets, aux_weight, d)``
+    (targets: the sample's fields after the image, batched) and ``evaluate(model, val_set,
+    device, eval, task) -> (scalars for the history, the final record)``."""
+
+    def loss(self, out, aux, targets, aux_weight: float, d: Dist) -> torch.Tensor:
+        raise NotImplementedError
+
+    def evaluate(self, model, val_set, *, device, eval, task) -> tuple[dict, dict]:
+        raise NotImplementedError
+
+
+@dataclass
+class SegmentationObjective(Objective):
+    """Cross-entropy with void ignored; mIoU and friends at full size."""
+
+    num_classes: int
+
+    def loss(self, out, aux, targets, aux_weight, d):
+        return batch_loss(out, aux, targets[0], aux_weight, d)
+
+    def evaluate(self, model, val_set, *, device, eval, task):
+        scores, _ = evaluate(model, val_set, self.num_classes, device=device, flip=eval.flip,
+                             scales=tuple(eval.scales), progress=task("validate", len(val_set)) if task else None)
+        scalars = {k: float(v) for k, v in scores.as_dict().items() if k != "reward"}
+        final = {**{k: scalars[k] for k in ("mean_iou", "fw_iou", "mean_acc", "pixel_acc")},
+                 "iou": [None if math.isnan(v) else float(v) for v in scores.iou.tolist()]}
+        return scalars, final
 
 
 def train_schedule(model: nn.Module, schedule: ScheduleParams, open_set: Callable[[str], Dataset], *,
-                   num_classes: int, val_set: Optional[Dataset] = None, checkpoint: Optional[Path] = None,
+                   num_classes: Optional[int] = None, objective: Optional[Objective] = None, val_set: Optional[Dataset] = None, checkpoint: Optional[Path] = None,
                    identity: Optional[dict] = None, d: Optional[Dist] = None,
                    task: Optional[Callable[[str, int], Callable[[], None]]] = None,
                    log: Callable[[str], None] = print, on_epoch_end: Optional[Callable[[int], None]] = None,
@@ -127,8 +166,13 @@ def train_schedule(model: nn.Module, schedule: ScheduleParams, open_set: Callabl
     schedule; ``open_set(name)`` gives a training dataset of equal-size crops. Checkpoints
     after every epoch to ``checkpoint`` and resumes from it when it belongs to the same run
     (same schedule and ``identity``). Scores ``val_set`` at full size at the end (and after
-    each phase with ``eval_every_phase``). Returns the history and final scores."""
+    each phase with ``eval_every_phase``). Returns the history and final scores.
+    ``objective`` sets the loss and the scores (default: segmentation with ``num_classes``)."""
     d = d or Dist()
+    if objective is None:
+        if num_classes is None:
+            raise ValueError("train_schedule needs num_classes (segmentation) or an objective")
+        objective = SegmentationObjective(num_classes)
     s = schedule
     epochs = plan(s)
     if s.batch_size % d.world:
@@ -179,10 +223,10 @@ def train_schedule(model: nn.Module, schedule: ScheduleParams, open_set: Callabl
         losses = []
         for b in range(steps):
             idx = order[b * s.batch_size:(b + 1) * s.batch_size][d.rank::d.world][:per_rank]
-            image, target = _collate([load_sample(data, i, s.seed, ep.index) for i in idx])
-            image, target = image.to(d.device), target.to(d.device)
-            logits, aux = model(image, return_aux=True)
-            loss = batch_loss(logits, aux, target, ep.aux_weight, d)
+            image, *targets = (t.to(d.device) for t in _collate([load_sample(data, i, s.seed, ep.index)
+                                                                  for i in idx]))
+            out, aux = model(image, return_aux=True)
+            loss = objective.loss(out, aux, targets, ep.aux_weight, d)
             optimizer_step(loss, (opt_enc, opt_dec), core.parameters(), s.grad_clip,
                            f"phase {ep.phase + 1}, epoch {ep.epoch_in_phase + 1}, step {b + 1}")
             losses.append(float(d.all_sum(loss.detach())) / d.world)
@@ -196,13 +240,10 @@ def train_schedule(model: nn.Module, schedule: ScheduleParams, open_set: Callabl
         last = ep.index + 1 == len(epochs)
         if val_set is not None and (last or (eval_every_phase and phase_end)):
             if d.main:
-                scores, _ = evaluate(core, val_set, num_classes, device=d.device, flip=s.eval.flip,
-                                     scales=tuple(s.eval.scales),
-                                     progress=task("validate", len(val_set)) if task else None)
-                rec.update({k: float(v) for k, v in scores.as_dict().items() if k != "reward"})
+                scalars, final = objective.evaluate(core, val_set, device=d.device, eval=s.eval, task=task)
+                rec.update(scalars)
                 if last:
-                    result.final = {**{k: rec[k] for k in ("mean_iou", "fw_iou", "mean_acc", "pixel_acc")},
-                                    "iou": [None if math.isnan(v) else float(v) for v in scores.iou.tolist()]}
+                    result.final = final
             d.barrier()
         result.history.append(rec)
         result.seconds += rec["seconds"]
@@ -222,5 +263,5 @@ def train_schedule(model: nn.Module, schedule: ScheduleParams, open_set: Callabl
     return result
 
 
-__all__ = ["EpochPlan", "plan", "train_schedule", "TrainResult", "batch_loss", "epoch_order", "load_sample",
+__all__ = ["EpochPlan", "plan", "train_schedule", "TrainResult", "batch_loss", "Objective", "SegmentationObjective", "epoch_order", "load_sample",
            "set_bn_frozen", "schedule_signature"]

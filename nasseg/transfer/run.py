@@ -1,0 +1,252 @@
+"""The ``transfer`` stage: each architecture trained on each transfer task with one protocol.
+
+An architecture is ``found<k>`` (the genotype, width and repeats of the ``train`` stage's
+``models/train/found<k>/model.pt``), a zoo name (``refinenet_lw_mbv2`` is the paper's
+hand-designed baseline) or a genotype. Its segmentation weights are not carried over: as in
+the paper, the architecture transfers and the encoder starts from the ``pretrain`` stage's
+weights (the ImageNet stand-in); the decoder's classifier gives 16 / 17 heatmaps (pose) or
+one depth channel.
+
+Each (task, model) run lives in ``<out>/runs/<task>/<model>/`` (``result.json``, reused
+when its identity matches) with epoch checkpoints in ``<resume>/<task>/<model>/last.pt``
+(an interrupted stage resumes there) and the inference model in
+``models/transfer/<task>/<model>/model.pt``.
+"""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Callable, Optional
+
+import numpy as np
+import torch
+
+from ..config import Params, params_sha1
+from ..errors import NassegError
+from ..experiments.runner import encoder_file, file_sha1, write_json_atomic
+from ..models import build_model
+from ..models.checkpoint import arch_of, save_checkpoint
+from ..models.zoo import count_params, list_archs
+from ..space.genotype import Genotype
+from ..training.distributed import Dist
+from ..training.engine import schedule_signature, train_schedule
+from .catalog import FLIP_PAIRS, NUM_JOINTS, open_depth_set, open_pose_set, open_transfer_set
+from .depth_data import eigen_crop
+from .tasks import DepthObjective, PoseObjective
+
+MODELS_OUT = Path("models/transfer")
+
+
+def resolve_model(p: Params, name: str) -> dict:
+    """What to build for a model name of ``transfer.models``."""
+    if name.startswith("found") and name[5:].isdigit():
+        path = Path(p.train.out) / name / "model.pt"
+        if not path.is_file():
+            raise NassegError(f"{path}: '{name}' names a model of the train stage, which is not there; run "
+                              "`nasseg train` (dvc repro train) first, or list zoo names / genotypes in transfer.models.")
+        arch = torch.load(path, map_location="cpu", weights_only=True).get("arch") or {}
+        if not arch.get("genotype"):
+            raise NassegError(f"{path}: holds no genotype to transfer ('arch' entry missing).")
+        return {"genotype": Genotype.from_text(arch["genotype"]).to_text(), "width": arch["width"],
+                "repeats": arch["repeats"]}
+    if name.lstrip().startswith("["):
+        try:
+            g = Genotype.from_text(name)
+        except Exception as err:
+            raise NassegError(f"transfer.models: malformed genotype {name!r}: {err}") from None
+        return {"genotype": g.to_text(), "width": p.train.width, "repeats": p.train.repeats}
+    if name not in list_archs():
+        raise NassegError(f"transfer.models: unknown model '{name}'; use found<k> (the train stage's models), a zoo "
+                          f"name ({', '.join(list_archs())}) or a genotype.")
+    return {"name": name}
+
+
+def outputs_of(task: str) -> int:
+    return 1 if task == "nyu" else NUM_JOINTS[task]
+
+
+def build(p: Params, spec: dict, task: str, *, encoder: bool = True) -> torch.nn.Module:
+    enc = str(encoder_file(p)) if (encoder and p.transfer.encoder == "pretrain") else None
+    k = outputs_of(task)
+    if "genotype" in spec:
+        return build_model(spec["genotype"], num_classes=k, width=spec["width"], repeats=spec["repeats"],
+                           encoder_weights=enc)
+    return build_model(spec["name"], num_classes=k, width=p.train.width, repeats=p.train.repeats,
+                       encoder_weights=enc)
+
+
+def output_stride(model: torch.nn.Module, wh: tuple[int, int]) -> int:
+    """The stride of the model's output for a (w, h) input (exact, else an error)."""
+    was = model.training
+    model.eval()
+    with torch.no_grad():
+        out = model(torch.zeros(1, 3, wh[1], wh[0]))
+    model.train(was)
+    oh, ow = out.shape[2:]
+    if wh[1] % oh or wh[0] % ow or wh[1] // oh != wh[0] // ow:
+        raise NassegError(f"{getattr(model, 'name', 'model')}: output {ow}x{oh} for a {wh[0]}x{wh[1]} input is no "
+                          "whole stride; pick an input size divisible by 32.")
+    return wh[1] // oh
+
+
+def task_params(p: Params, task: str):
+    return getattr(p.transfer, task)
+
+
+def run_one(p: Params, task: str, model_name: str, *, d: Optional[Dist] = None, progress=None,
+            log: Callable[[str], None] = print, models_out: Path = MODELS_OUT) -> dict:
+    """Train and score one architecture on one task; reuse a finished identical run."""
+    d = d or Dist()
+    tp, tdata = task_params(p, task), p.transfer.data
+    spec = resolve_model(p, model_name)
+    enc_sha = file_sha1(encoder_file(p)) if p.transfer.encoder == "pretrain" else None
+    identity = {"task": task, "model": spec, "schedule": schedule_signature(tp.schedule),
+                "task_params": params_sha1(p.transfer, task), "data": params_sha1(p.transfer, "data"),
+                "encoder_sha1": enc_sha}
+    run_dir = Path(p.transfer.out) / "runs" / task / model_name
+    model_file = Path(models_out) / task / model_name / "model.pt"
+    done = run_dir / "result.json"
+    if done.is_file() and model_file.is_file():
+        old = json.loads(done.read_text())
+        if old.get("identity") == identity:
+            log(f"{task}/{model_name}: reused {done}")
+            return old
+    model = build(p, spec, task)
+    if task == "nyu":
+        stride = output_stride(model, (tp.crop[1], tp.crop[0]))
+        val_set = open_depth_set(tp.schedule.val_set, tdata, tp, train=False)
+        region = (lambda h, w: _eigen_mask(h, w)) if tp.eval_crop == "eigen" else None
+        objective = DepthObjective(tp.loss, tp.min_depth, tp.max_depth, region)
+        open_fn = lambda sets: open_transfer_set(sets, tdata, tp, train=True)  # noqa: E731
+        start_at_mean_depth(model, open_depth_set(tp.schedule.phases[0].sets.split("+")[0], tdata, tp, train=False),
+                            log_space=tp.loss == "log_l1")
+        meta_task = {"output": "log_depth" if tp.loss == "log_l1" else "depth_m", "max_depth": tp.max_depth}
+    else:
+        stride = output_stride(model, tuple(tp.input))
+        val_set, gt = open_pose_set(tp.schedule.val_set, tdata, tp, stride=stride, train=False)
+        objective = PoseObjective(task, FLIP_PAIRS[task], gt, batch_size=tp.schedule.batch_size)
+        open_fn = lambda sets: open_transfer_set(sets, tdata, tp, stride=stride, train=True)  # noqa: E731
+        meta_task = {"output": "heatmaps", "input_wh": list(tp.input), "flip_pairs": [list(x) for x in FLIP_PAIRS[task]]}
+    resume = Path(p.transfer.resume) / task / model_name / "last.pt"
+    res = train_schedule(model, tp.schedule, open_fn, objective=objective, val_set=val_set, checkpoint=resume,
+                         identity=identity, d=d, task=progress, log=log)
+    result = {"identity": identity, "task": task, "model": model_name, "final": res.final,
+              "params": count_params(model), "stride": stride, "seconds": round(res.seconds, 1),
+              "history": res.history}
+    if d.main:
+        arch = (arch_of(spec["genotype"], num_classes=outputs_of(task), width=spec["width"], repeats=spec["repeats"])
+                if "genotype" in spec else arch_of(name=spec["name"], num_classes=outputs_of(task)))
+        save_checkpoint(model, arch, {"task": task, "stride": stride, **meta_task,
+                                      "scores": {k: v for k, v in res.final.items() if not isinstance(v, dict)}},
+                        model_file)
+        write_json_atomic(result, done)
+        resume.unlink(missing_ok=True)
+    return result
+
+
+def start_at_mean_depth(model: torch.nn.Module, train_set, *, frames: int = 32, log_space: bool = False) -> float:
+    """Set the depth channel's output bias to the mean valid depth of the first ``frames``
+    training frames, so training starts at the scene's scale rather than at 0 m (a short
+    schedule otherwise spends its first epoch learning the offset). Returns the value."""
+    vals = []
+    for i in range(min(frames, len(train_set))):
+        g = train_set[i][1]
+        vals.append(g[g > 0])
+    v = torch.cat(vals)
+    mean = float(v.log().mean() if log_space else v.mean()) if v.numel() else 0.0
+    clf = getattr(getattr(model, "decoder", None), "classifier", None)
+    if not isinstance(clf, torch.nn.Conv2d) or clf.bias is None or clf.out_channels != 1:
+        raise NassegError(f"{getattr(model, 'name', 'model')}: no one-channel decoder.classifier with a bias to "
+                          "start the depth output from.")
+    with torch.no_grad():
+        clf.bias.fill_(mean)
+    return mean
+
+
+def _eigen_mask(h: int, w: int) -> np.ndarray:
+    top, bottom, left, right = eigen_crop(h, w)
+    m = np.zeros((h, w), bool)
+    m[top:bottom, left:right] = True
+    return m
+
+
+# ----------------------------------------------------------------------------- tables
+
+PAPER_TABLE2 = [  # model, MPII mean@0.5, mean@0.1, COCO AP, AR, params (M)
+    ("DeepLab-v3+", 86.6, 31.7, 0.668, 0.700, 5.8),
+    ("ResNet-50 (Simple Baselines)", 88.5, 33.9, 0.704, 0.763, 34.0),
+    ("arch0", 86.5, 31.4, 0.658, 0.691, 2.6),
+    ("arch1", 87.0, 32.0, 0.659, 0.694, 2.8),
+    ("arch2", 87.1, 31.8, 0.659, 0.693, 2.9),
+]
+DEPTH_ROWS = [("rmse", "RMSE (lin)"), ("rmse_log", "RMSE (log)"), ("abs_rel", "abs rel"), ("sq_rel", "sqr rel"),
+              ("delta1", "δ < 1.25"), ("delta2", "δ < 1.25²"), ("delta3", "δ < 1.25³")]
+PAPER_TABLE3 = {  # column -> metric values in DEPTH_ROWS order + params (M); None: not reported
+    "arch0": (0.523, 0.184, 0.136, 0.089, 0.830, 0.967, 0.992, 2.6),
+    "arch1": (0.526, 0.183, 0.131, 0.086, 0.832, 0.968, 0.992, 2.8),
+    "arch2": (0.525, 0.189, 0.140, 0.093, 0.820, 0.966, 0.992, 2.9),
+    "RF-LW": (0.565, 0.205, 0.149, 0.105, 0.790, 0.955, 0.990, 3.0),
+    "CReaM": (0.687, 0.251, 0.190, None, 0.704, 0.917, 0.977, 1.5),
+}
+
+
+def _f(v, fmt: str) -> str:
+    return "–" if v is None or (isinstance(v, float) and math.isnan(v)) else format(v, fmt)
+
+
+def table2(results: dict, models: list[str]) -> str:
+    """Markdown: our pose results beside the paper's Table 2."""
+    mp, co = results.get("mpii", {}), results.get("coco", {})
+    lines = ["| Model | MPII Mean@0.5 | MPII Mean@0.1 | COCO AP | COCO AR | Params, M |", "|---|---:|---:|---:|---:|---:|"]
+    for m in models:
+        a, b = mp.get(m, {}).get("final", {}), co.get(m, {}).get("final", {})
+        params = (co.get(m) or mp.get(m) or {}).get("params")
+        lines.append(f"| ours: {m} | {_f(a.get('pckh@0.5'), '.1f')} | {_f(a.get('pckh@0.1'), '.1f')} | "
+                     f"{_f(b.get('coco_ap'), '.3f')} | {_f(b.get('coco_ar'), '.3f')} | "
+                     f"{_f(params / 1e6 if params else None, '.2f')} |")
+    for name, *v in PAPER_TABLE2:
+        lines.append(f"| paper: {name} | {v[0]:.1f} | {v[1]:.1f} | {v[2]:.3f} | {v[3]:.3f} | {v[4]:.1f} |")
+    return "\n".join(lines) + "\n"
+
+
+def table3(results: dict, models: list[str]) -> str:
+    """Markdown: our depth results beside the paper's Table 3 (metrics as rows)."""
+    ny = results.get("nyu", {})
+    cols = [f"ours: {m}" for m in models] + [f"paper: {c}" for c in PAPER_TABLE3]
+    lines = ["| | " + " | ".join(cols) + " |", "|---|" + "---:|" * len(cols)]
+    for i, (key, label) in enumerate(DEPTH_ROWS):
+        ours = [_f(ny.get(m, {}).get("final", {}).get(key), ".3f") for m in models]
+        paper = [_f(v[i], ".3f") for v in PAPER_TABLE3.values()]
+        lines.append(f"| {label} | " + " | ".join(ours + paper) + " |")
+    ours_p = [_f(ny[m]["params"] / 1e6 if m in ny else None, ".2f") for m in models]
+    lines.append("| Parameters, M | " + " | ".join(ours_p + [_f(v[-1], ".1f") for v in PAPER_TABLE3.values()]) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def run_transfer(p: Params, *, d: Optional[Dist] = None, progress=None, log: Callable[[str], None] = print,
+                 models_out: Path = MODELS_OUT) -> dict:
+    """Every (task, model) of params, then the two tables and metrics.json."""
+    d = d or Dist()
+    results: dict = {}
+    for task in p.transfer.tasks:
+        for m in p.transfer.models:
+            log(f"transfer: {task} / {m}")
+            results.setdefault(task, {})[m] = run_one(p, task, m, d=d, progress=progress, log=log,
+                                                      models_out=models_out)
+    if not d.main:
+        return results
+    out = Path(p.transfer.out)
+    models = list(p.transfer.models)
+    header = ("Ours: trained on the embedded synthetic sets unless params point at real data; the paper's figures "
+              "are on MPII / COCO val2017 / NYUv2 after full training. Our found<k> are the architectures the "
+              "embedded search found, not the paper's arch<k>.\n\n")
+    if {"mpii", "coco"} & set(results):
+        (out / "table2.md").write_text("# Table 2: pose estimation (flip test)\n\n" + header
+                                       + table2(results, models))
+    if "nyu" in results:
+        (out / "table3.md").write_text("# Table 3: depth prediction\n\n" + header + table3(results, models))
+    metrics = {t: {m: {k: v for k, v in r["final"].items() if isinstance(v, (int, float))} | {"params": r["params"]}
+                   for m, r in per.items()} for t, per in results.items()}
+    write_json_atomic(metrics, out / "metrics.json")
+    return results
