@@ -32,6 +32,18 @@ TINY = {
               "schedule": {"phases": [{"sets": "coco_train+trainaug", "epochs": 1, "images_per_epoch": 4},
                                       {"sets": "voc_train", "epochs": 2, "images_per_epoch": 2}],
                            "batch_size": 2, "val_set": "meta_val"}},
+    "transfer": {"data": {"embedded": {"coco": {"train": 6, "val": 3}, "mpii": {"train": 6, "val": 3},
+                                       "nyu_labeled": 6, "nyu_test": 2, "nyu_raw_train": 6}},
+                 "models": ["found0", "refinenet_lw_mbv2"],
+                 "mpii": {"input": [64, 64], "schedule": {"phases": [{"sets": "mpii_train", "epochs": 1,
+                                                                       "images_per_epoch": 4}],
+                                                          "batch_size": 2, "val_set": "mpii_valid"}},
+                 "coco": {"input": [64, 64], "schedule": {"phases": [{"sets": "coco_kp_train", "epochs": 1,
+                                                                       "images_per_epoch": 4}],
+                                                          "batch_size": 2, "val_set": "coco_kp_val"}},
+                 "nyu": {"crop": [64, 64], "schedule": {"phases": [{"sets": "nyu_train", "epochs": 1,
+                                                                     "images_per_epoch": 4}],
+                                                        "batch_size": 2, "val_set": "nyu_test"}}},
 }
 
 
@@ -97,6 +109,11 @@ def test_dvc_repro_tiny_profile_then_nothing_to_do(tmp_path):
     assert (proj / "models/train/found0/model.pt").is_file()
     assert "found0" in json.loads((proj / "results/train/metrics.json").read_text())
     assert "(paper, VOC)" in (proj / "results/train/cards.md").read_text()
+    transfer = json.loads((proj / "results/transfer/metrics.json").read_text())
+    assert set(transfer) == {"mpii", "coco", "nyu"} and set(transfer["nyu"]) == {"found0", "refinenet_lw_mbv2"}
+    assert "paper: arch0" in (proj / "results/transfer/table2.md").read_text()
+    assert "δ < 1.25" in (proj / "results/transfer/table3.md").read_text()
+    assert (proj / "models/transfer/coco/found0/model.pt").is_file()
     second = run(*dvc, "repro")
     assert "Running stage" not in second and "up to date" in second
     # the same params render the same bytes: running the stage by hand changes no output
