@@ -110,7 +110,7 @@ def test_dvc_repro_tiny_profile_then_nothing_to_do(tmp_path):
     assert "found0" in json.loads((proj / "results/train/metrics.json").read_text())
     assert "(paper, VOC)" in (proj / "results/train/cards.md").read_text()
     transfer = json.loads((proj / "results/transfer/metrics.json").read_text())
-    assert set(transfer) == {"mpii", "coco", "nyu"} and set(transfer["nyu"]) == {"found0", "refinenet_lw_mbv2"}
+    assert set(transfer) == {"mpii", "coco", "nyu", "nyu_constant_depth"} and set(transfer["nyu"]) == {"found0", "refinenet_lw_mbv2"}
     assert "paper: arch0" in (proj / "results/transfer/table2.md").read_text()
     assert "δ < 1.25" in (proj / "results/transfer/table3.md").read_text()
     assert (proj / "models/transfer/coco/found0/model.pt").is_file()

@@ -232,7 +232,8 @@ def test_transfer_runs_each_task_writes_tables_and_reuses(tmp_path):
     t2, t3 = (out / "table2.md").read_text(), (out / "table3.md").read_text()
     assert "paper: arch2 | 87.1 | 31.8 | 0.659 | 0.693" in t2 and f"ours: {TINY_GENOTYPE}" in t2
     assert "| RMSE (lin) |" in t3 and "0.687" in t3  # CReaM's column
-    assert set(json.loads((out / "metrics.json").read_text())) == {"mpii", "coco", "nyu"}
+    assert set(json.loads((out / "metrics.json").read_text())) == {"mpii", "coco", "nyu", "nyu_constant_depth"}
+    assert "constant depth" in t3
     # a second run reuses every finished run
     logs.clear()
     run_transfer(p, log=logs.append, models_out=tmp_path / "models")

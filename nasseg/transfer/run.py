@@ -33,6 +33,7 @@ from ..training.distributed import Dist
 from ..training.engine import schedule_signature, train_schedule
 from .catalog import FLIP_PAIRS, NUM_JOINTS, open_depth_set, open_pose_set, open_transfer_set
 from .depth_data import eigen_crop
+from .metrics import DepthMeter
 from .tasks import DepthObjective, PoseObjective
 
 MODELS_OUT = Path("models/transfer")
@@ -102,6 +103,7 @@ def run_one(p: Params, task: str, model_name: str, *, d: Optional[Dist] = None, 
     spec = resolve_model(p, model_name)
     enc_sha = file_sha1(encoder_file(p)) if p.transfer.encoder == "pretrain" else None
     identity = {"task": task, "model": spec, "schedule": schedule_signature(tp.schedule),
+                **({} if task == "nyu" else {"head_init": "normal_0.001"}),
                 "task_params": params_sha1(p.transfer, task), "data": params_sha1(p.transfer, "data"),
                 "encoder_sha1": enc_sha}
     run_dir = Path(p.transfer.out) / "runs" / task / model_name
@@ -123,6 +125,7 @@ def run_one(p: Params, task: str, model_name: str, *, d: Optional[Dist] = None, 
                             log_space=tp.loss == "log_l1")
         meta_task = {"output": "log_depth" if tp.loss == "log_l1" else "depth_m", "max_depth": tp.max_depth}
     else:
+        init_heatmap_head(model)
         stride = output_stride(model, tuple(tp.input))
         val_set, gt = open_pose_set(tp.schedule.val_set, tdata, tp, stride=stride, train=False)
         objective = PoseObjective(task, FLIP_PAIRS[task], gt, batch_size=tp.schedule.batch_size)
@@ -145,23 +148,57 @@ def run_one(p: Params, task: str, model_name: str, *, d: Optional[Dist] = None, 
     return result
 
 
-def start_at_mean_depth(model: torch.nn.Module, train_set, *, frames: int = 32, log_space: bool = False) -> float:
-    """Set the depth channel's output bias to the mean valid depth of the first ``frames``
-    training frames, so training starts at the scene's scale rather than at 0 m (a short
-    schedule otherwise spends its first epoch learning the offset). Returns the value."""
-    vals = []
-    for i in range(min(frames, len(train_set))):
-        g = train_set[i][1]
-        vals.append(g[g > 0])
-    v = torch.cat(vals)
-    mean = float(v.log().mean() if log_space else v.mean()) if v.numel() else 0.0
+def _head(model: torch.nn.Module, what: str) -> torch.nn.Conv2d:
     clf = getattr(getattr(model, "decoder", None), "classifier", None)
-    if not isinstance(clf, torch.nn.Conv2d) or clf.bias is None or clf.out_channels != 1:
-        raise NassegError(f"{getattr(model, 'name', 'model')}: no one-channel decoder.classifier with a bias to "
-                          "start the depth output from.")
+    if not isinstance(clf, torch.nn.Conv2d) or clf.bias is None:
+        raise NassegError(f"{getattr(model, 'name', 'model')}: no decoder.classifier convolution (with a bias) to "
+                          f"{what}; transfer needs an encoder-decoder model of the zoo or a genotype.")
+    return clf
+
+
+def init_heatmap_head(model: torch.nn.Module) -> None:
+    """Simple Baselines' start of the heatmap layer: weights N(0, 0.001), bias 0, so every
+    architecture starts from near-zero heatmaps (a head without normalisation before it,
+    as Light-Weight RefineNet's, otherwise starts with outputs in the hundreds)."""
+    clf = _head(model, "initialise")
+    with torch.no_grad():
+        g = torch.Generator().manual_seed(0)
+        clf.weight.copy_(torch.randn(clf.weight.shape, generator=g) * 0.001)
+        clf.bias.zero_()
+
+
+def mean_train_depth(train_set, *, frames: int = 32, log_space: bool = False) -> float:
+    """The mean valid depth (or log-depth) of the first ``frames`` frames of a depth set."""
+    vals = [train_set[i][1] for i in range(min(frames, len(train_set)))]
+    v = torch.cat([g[g > 0] for g in vals]) if vals else torch.zeros(0)
+    if not v.numel():
+        raise NassegError("the depth training set's first frames hold no valid depth; check the depth files "
+                          "(0 = invalid) and transfer.nyu.max_depth.")
+    return float(v.log().mean() if log_space else v.mean())
+
+
+def start_at_mean_depth(model: torch.nn.Module, train_set, *, log_space: bool = False) -> float:
+    """Set the depth channel's output bias to the mean valid depth of the first 32 training
+    frames, so training starts at the scene's scale rather than at 0 m (a short schedule
+    otherwise spends its first epoch learning the offset). Returns the value."""
+    mean = mean_train_depth(train_set, log_space=log_space)
+    clf = _head(model, "start the depth output from")
     with torch.no_grad():
         clf.bias.fill_(mean)
     return mean
+
+
+def constant_depth_reference(p: Params) -> dict:
+    """The depth metrics of predicting one constant, the mean valid depth of the first 32
+    training frames (what the depth head starts from): the floor a model has to beat."""
+    tp, tdata = p.transfer.nyu, p.transfer.data
+    mean = mean_train_depth(open_depth_set(tp.schedule.phases[0].sets.split("+")[0], tdata, tp, train=False))
+    meter = DepthMeter(tp.min_depth, tp.max_depth)
+    val = open_depth_set(tp.schedule.val_set, tdata, tp, train=False)
+    for i in range(len(val)):
+        gt = val[i][1][0]
+        meter.update(torch.full_like(gt, mean), gt, _eigen_mask(*gt.shape) if tp.eval_crop == "eigen" else None)
+    return {**meter.compute(), "constant_m": mean}
 
 
 def _eigen_mask(h: int, w: int) -> np.ndarray:
@@ -210,17 +247,21 @@ def table2(results: dict, models: list[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def table3(results: dict, models: list[str]) -> str:
-    """Markdown: our depth results beside the paper's Table 3 (metrics as rows)."""
+def table3(results: dict, models: list[str], reference: Optional[dict] = None) -> str:
+    """Markdown: our depth results beside the paper's Table 3 (metrics as rows); ``reference``
+    (constant_depth_reference) adds the constant predictor's column."""
     ny = results.get("nyu", {})
-    cols = [f"ours: {m}" for m in models] + [f"paper: {c}" for c in PAPER_TABLE3]
+    cols = [f"ours: {m}" for m in models] + (["constant depth"] if reference else []) + \
+        [f"paper: {c}" for c in PAPER_TABLE3]
     lines = ["| | " + " | ".join(cols) + " |", "|---|" + "---:|" * len(cols)]
     for i, (key, label) in enumerate(DEPTH_ROWS):
         ours = [_f(ny.get(m, {}).get("final", {}).get(key), ".3f") for m in models]
+        ref = [_f(reference[key], ".3f")] if reference else []
         paper = [_f(v[i], ".3f") for v in PAPER_TABLE3.values()]
-        lines.append(f"| {label} | " + " | ".join(ours + paper) + " |")
+        lines.append(f"| {label} | " + " | ".join(ours + ref + paper) + " |")
     ours_p = [_f(ny[m]["params"] / 1e6 if m in ny else None, ".2f") for m in models]
-    lines.append("| Parameters, M | " + " | ".join(ours_p + [_f(v[-1], ".1f") for v in PAPER_TABLE3.values()]) + " |")
+    lines.append("| Parameters, M | " + " | ".join(ours_p + (["0"] if reference else [])
+                                                   + [_f(v[-1], ".1f") for v in PAPER_TABLE3.values()]) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -244,9 +285,16 @@ def run_transfer(p: Params, *, d: Optional[Dist] = None, progress=None, log: Cal
     if {"mpii", "coco"} & set(results):
         (out / "table2.md").write_text("# Table 2: pose estimation (flip test)\n\n" + header
                                        + table2(results, models))
+    reference = None
     if "nyu" in results:
-        (out / "table3.md").write_text("# Table 3: depth prediction\n\n" + header + table3(results, models))
+        reference = constant_depth_reference(p)
+        note = (f"The constant-depth column predicts {reference['constant_m']:.2f} m everywhere (the mean depth of "
+                "the first 32 training frames, where the depth heads start): the floor to beat.\n\n")
+        (out / "table3.md").write_text("# Table 3: depth prediction\n\n" + header + note
+                                       + table3(results, models, reference))
     metrics = {t: {m: {k: v for k, v in r["final"].items() if isinstance(v, (int, float))} | {"params": r["params"]}
                    for m, r in per.items()} for t, per in results.items()}
+    if reference:
+        metrics["nyu_constant_depth"] = reference
     write_json_atomic(metrics, out / "metrics.json")
     return results
