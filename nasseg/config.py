@@ -457,6 +457,7 @@ class TransferParams(_Section):
     encoder: Literal["pretrain", "none"] = "pretrain"  # the encoder's start: the pretrain stage's weights
     seed: StrictInt = 0
     out: Path = Path("results/transfer")  # <task>/<model>/result.json, table2.md, table3.md, metrics.json
+    models_out: Path = Path("models/transfer")  # <task>/<model>/model.pt (inference checkpoints)
     resume: Path = Path("models/transfer_resume")  # epoch checkpoints of unfinished runs
 
 

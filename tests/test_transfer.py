@@ -200,6 +200,7 @@ def _tiny_params(tmp_path: Path, models):
                      "embedded": {"coco": {"train": 4, "val": 2}, "mpii": {"train": 4, "val": 2},
                                   "nyu_labeled": 4, "nyu_test": 2, "nyu_raw_train": 4}},
             "models": models, "encoder": "none", "out": str(tmp_path / "out"), "resume": str(tmp_path / "resume"),
+            "models_out": str(tmp_path / "models"),
             "mpii": {"input": [64, 64], "schedule": sched("mpii_train", "mpii_valid")},
             "coco": {"input": [32, 64], "schedule": sched("coco_kp_train", "coco_kp_val")},
             "nyu": {"crop": [64, 64], "schedule": sched("nyu_train", "nyu_test")}}})
@@ -216,7 +217,7 @@ def test_transfer_runs_each_task_writes_tables_and_reuses(tmp_path):
     p = _tiny_params(tmp_path, [TINY_GENOTYPE])
     generate_transfer_embedded(p.transfer.data)
     logs = []
-    res = run_transfer(p, log=logs.append, models_out=tmp_path / "models")
+    res = run_transfer(p, log=logs.append)
     out = tmp_path / "out"
     for task in ("mpii", "coco", "nyu"):
         r = res[task][TINY_GENOTYPE]
@@ -236,7 +237,7 @@ def test_transfer_runs_each_task_writes_tables_and_reuses(tmp_path):
     assert "constant depth" in t3
     # a second run reuses every finished run
     logs.clear()
-    run_transfer(p, log=logs.append, models_out=tmp_path / "models")
+    run_transfer(p, log=logs.append)
     assert sum("reused" in s for s in logs) == 3
 
 
@@ -257,4 +258,4 @@ def test_transfer_errors_name_the_fix(tmp_path):
     generate_transfer_embedded(p.transfer.data, tasks=("mpii",))
     (tmp_path / "data/mpii/annot/gt_valid.mat").unlink()
     with pytest.raises(DataError, match="gt_valid.mat"):
-        run_one(p, "mpii", TINY_GENOTYPE, models_out=tmp_path / "models")
+        run_one(p, "mpii", TINY_GENOTYPE)

@@ -10,7 +10,7 @@ one depth channel.
 Each (task, model) run lives in ``<out>/runs/<task>/<model>/`` (``result.json``, reused
 when its identity matches) with epoch checkpoints in ``<resume>/<task>/<model>/last.pt``
 (an interrupted stage resumes there) and the inference model in
-``models/transfer/<task>/<model>/model.pt``.
+``<transfer.models_out>/<task>/<model>/model.pt``.
 """
 from __future__ import annotations
 
@@ -35,9 +35,6 @@ from .catalog import FLIP_PAIRS, NUM_JOINTS, open_depth_set, open_pose_set, open
 from .depth_data import eigen_crop
 from .metrics import DepthMeter
 from .tasks import DepthObjective, PoseObjective
-
-MODELS_OUT = Path("models/transfer")
-
 
 def resolve_model(p: Params, name: str) -> dict:
     """What to build for a model name of ``transfer.models``."""
@@ -96,7 +93,7 @@ def task_params(p: Params, task: str):
 
 
 def run_one(p: Params, task: str, model_name: str, *, d: Optional[Dist] = None, progress=None,
-            log: Callable[[str], None] = print, models_out: Path = MODELS_OUT) -> dict:
+            log: Callable[[str], None] = print) -> dict:
     """Train and score one architecture on one task; reuse a finished identical run."""
     d = d or Dist()
     tp, tdata = task_params(p, task), p.transfer.data
@@ -107,7 +104,7 @@ def run_one(p: Params, task: str, model_name: str, *, d: Optional[Dist] = None, 
                 "task_params": params_sha1(p.transfer, task), "data": params_sha1(p.transfer, "data"),
                 "encoder_sha1": enc_sha}
     run_dir = Path(p.transfer.out) / "runs" / task / model_name
-    model_file = Path(models_out) / task / model_name / "model.pt"
+    model_file = Path(p.transfer.models_out) / task / model_name / "model.pt"
     done = run_dir / "result.json"
     if done.is_file() and model_file.is_file():
         old = json.loads(done.read_text())
@@ -265,16 +262,14 @@ def table3(results: dict, models: list[str], reference: Optional[dict] = None) -
     return "\n".join(lines) + "\n"
 
 
-def run_transfer(p: Params, *, d: Optional[Dist] = None, progress=None, log: Callable[[str], None] = print,
-                 models_out: Path = MODELS_OUT) -> dict:
+def run_transfer(p: Params, *, d: Optional[Dist] = None, progress=None, log: Callable[[str], None] = print) -> dict:
     """Every (task, model) of params, then the two tables and metrics.json."""
     d = d or Dist()
     results: dict = {}
     for task in p.transfer.tasks:
         for m in p.transfer.models:
             log(f"transfer: {task} / {m}")
-            results.setdefault(task, {})[m] = run_one(p, task, m, d=d, progress=progress, log=log,
-                                                      models_out=models_out)
+            results.setdefault(task, {})[m] = run_one(p, task, m, d=d, progress=progress, log=log)
     if not d.main:
         return results
     out = Path(p.transfer.out)
