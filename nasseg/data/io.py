@@ -11,19 +11,26 @@ from ..errors import DataError
 from .palette import VOID
 
 
-def read_image(path: str | Path) -> torch.Tensor:
-    """An RGB image as a uint8 tensor 3 x H x W (grey, CMYK and palette images are converted)."""
+def open_rgb(path: str | Path) -> Image.Image:
+    """An RGB PIL image (grey, CMYK and palette images are converted), fully decoded so a
+    truncated file fails here with its name, not later."""
     path = Path(path)
     if not path.is_file():
-        raise DataError(f"{path}: image file not found. Check the dataset root and the list file that names it.")
+        raise DataError(f"{path}: image file not found. Check the dataset root and the list or annotation file "
+                        "that names it.")
     try:
         with Image.open(path) as im:
-            im.load()  # forces a full decode: truncated files fail here, not later
-            arr = np.asarray(im.convert("RGB"))
+            im.load()
+            return im.convert("RGB")
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
         raise DataError(
             f"{path}: unreadable or truncated image ({err}). Re-extract the file, or pass --skip-bad to drop it."
         ) from None
+
+
+def read_image(path: str | Path) -> torch.Tensor:
+    """An RGB image as a uint8 tensor 3 x H x W (see :func:`open_rgb`)."""
+    arr = np.asarray(open_rgb(path))
     return torch.from_numpy(arr.copy()).permute(2, 0, 1).contiguous()
 
 

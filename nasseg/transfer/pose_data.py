@@ -35,8 +35,9 @@ from typing import Sequence
 
 import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
+from ..data.io import open_rgb
 from ..data.transforms import IMAGENET_MEAN, IMAGENET_STD
 from ..errors import DataError
 
@@ -95,21 +96,6 @@ def _read_json(path: Path, what: str, fix: str):
         return json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise DataError(f"{path}: not valid JSON ({err}). Re-download or re-extract the {what}.") from None
-
-
-def open_rgb(path: str | Path) -> Image.Image:
-    """An RGB PIL image, with the same errors as :func:`nasseg.data.io.read_image`."""
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: image file not found. Check the dataset root and the annotation file that names it.")
-    try:
-        with Image.open(path) as im:
-            im.load()  # full decode: truncated files fail here
-            return im.convert("RGB")
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
-        raise DataError(
-            f"{path}: unreadable or truncated image ({err}). Re-extract the file, or pass --skip-bad to drop it."
-        ) from None
 
 
 def _box_to_wh(w: float, h: float, aspect: float, padding: float) -> np.ndarray:
