@@ -24,7 +24,7 @@ from ..training.distributed import Dist
 from ..training.engine import Objective
 from ..training.evaluate import predict_logits, upsample_to
 from .metrics import DepthMeter, coco_keypoint_eval, pckh
-from .pose_data import (decode_heatmaps, flip_back, heatmap_to_crop, invert_affine, crop_affine, transform_points)
+from .pose_data import decode_heatmaps, flip_back, heatmap_to_image
 
 
 def _global_mean(total: torch.Tensor, count: torch.Tensor, d: Dist) -> torch.Tensor:
@@ -82,18 +82,15 @@ class PoseObjective(Objective):
         for batch in loader:
             heat = predict_heatmaps(model, batch[0].to(device), self.flip_pairs, flip).cpu()
             xy, mv = decode_heatmaps(heat)
-            coords.append(heatmap_to_crop(np.asarray(xy, np.float64), val_set.stride))
+            coords.append(np.asarray(xy, np.float64))
             maxvals.append(np.asarray(mv))
             if tick:
                 tick()
         model.train(was)
-        crop_xy, maxv = np.concatenate(coords), np.concatenate(maxvals)
-        out = np.empty_like(crop_xy)
-        for i in range(len(val_set)):
-            m = val_set.meta(i)
-            inv = invert_affine(crop_affine(m["center"], m["scale"], 0.0, val_set.input_wh))
-            out[i] = transform_points(crop_xy[i], inv)
-        return out, maxv
+        metas = [val_set.meta(i) for i in range(len(val_set))]
+        xy = heatmap_to_image(np.concatenate(coords), np.stack([m["center"] for m in metas]),
+                              np.stack([m["scale"] for m in metas]), val_set.input_wh, val_set.stride)
+        return xy, np.concatenate(maxvals)
 
     def evaluate(self, model, val_set, *, device, eval, task):
         xy, maxv = self.predict(model, val_set, device=device, flip=eval.flip, task=task)
