@@ -15,7 +15,7 @@ _PARAMS = typer.Option(Path("params.yaml"), "--params", "-p", help="params file;
 def main(
     params: Path = _PARAMS,
     task: Optional[list[str]] = typer.Option(None, "--task", "-t", help="only these tasks (mpii, coco, nyu); "
-                                             "default: transfer.tasks. Tables are written for all of params' tasks."),
+                                             "default: transfer.tasks. The tables also keep every other finished run of params."),
     model: Optional[list[str]] = typer.Option(None, "--model", "-m", help="only these models (found<k>, a zoo "
                                               "name or a genotype); default: transfer.models."),
 ) -> None:
@@ -38,14 +38,18 @@ def main(
 
     p = load_params(params)
     if task or model:
-        t = p.transfer.model_copy(update={**({"tasks": list(task)} if task else {}),
-                                          **({"models": list(model)} if model else {})})
-        p = p.model_copy(update={"transfer": type(p.transfer).model_validate(t.model_dump())})
+        # named tasks / models outside params join the lists (and the tables); the tables also
+        # keep every other finished run of params
+        t = p.transfer
+        over = {"tasks": t.tasks + [x for x in (task or []) if x not in t.tasks],
+                "models": t.models + [x for x in (model or []) if x not in t.models]}
+        p = p.model_copy(update={"transfer": type(t).model_validate({**t.model_dump(), **over})})
     d = init_from_env()
     try:
         with progress_bars() as bars:
             results = run_transfer(p, d=d, progress=bars if d.main else None,
-                                   log=lambda s: console.print(s, highlight=False))
+                                   log=lambda s: console.print(s, highlight=False),
+                                   only_tasks=task or None, only_models=model or None)
     finally:
         shutdown(d)
     if not d.main:

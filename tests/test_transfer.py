@@ -239,6 +239,11 @@ def test_transfer_runs_each_task_writes_tables_and_reuses(tmp_path):
     logs.clear()
     run_transfer(p, log=logs.append)
     assert sum("reused" in s for s in logs) == 3
+    # running one task keeps the other tasks' finished runs in the tables
+    before = (out / "table2.md").read_text()
+    logs.clear()
+    run_transfer(p, log=logs.append, only_tasks=["nyu"])
+    assert sum("reused" in s for s in logs) == 1 and (out / "table2.md").read_text() == before
 
 
 def test_transfer_errors_name_the_fix(tmp_path):

@@ -92,25 +92,43 @@ def task_params(p: Params, task: str):
     return getattr(p.transfer, task)
 
 
+def _run_files(p: Params, task: str, model_name: str) -> tuple[Path, Path]:
+    return (Path(p.transfer.out) / "runs" / task / model_name / "result.json",
+            Path(p.transfer.models_out) / task / model_name / "model.pt")
+
+
+def run_identity(p: Params, task: str, model_name: str) -> dict:
+    """What makes two runs the same: task, architecture, protocol, data, encoder weights."""
+    tp = task_params(p, task)
+    enc_sha = file_sha1(encoder_file(p)) if p.transfer.encoder == "pretrain" else None
+    return {"task": task, "model": resolve_model(p, model_name), "schedule": schedule_signature(tp.schedule),
+            **({} if task == "nyu" else {"head_init": "normal_0.001"}),
+            "task_params": params_sha1(p.transfer, task), "data": params_sha1(p.transfer, "data"),
+            "encoder_sha1": enc_sha}
+
+
+def finished_run(p: Params, task: str, model_name: str) -> Optional[dict]:
+    """The result of a finished run with the current identity, or None."""
+    done, model_file = _run_files(p, task, model_name)
+    if done.is_file() and model_file.is_file():
+        old = json.loads(done.read_text())
+        if old.get("identity") == run_identity(p, task, model_name):
+            return old
+    return None
+
+
 def run_one(p: Params, task: str, model_name: str, *, d: Optional[Dist] = None, progress=None,
             log: Callable[[str], None] = print) -> dict:
     """Train and score one architecture on one task; reuse a finished identical run."""
     d = d or Dist()
     tp, tdata = task_params(p, task), p.transfer.data
-    spec = resolve_model(p, model_name)
-    enc_sha = file_sha1(encoder_file(p)) if p.transfer.encoder == "pretrain" else None
-    identity = {"task": task, "model": spec, "schedule": schedule_signature(tp.schedule),
-                **({} if task == "nyu" else {"head_init": "normal_0.001"}),
-                "task_params": params_sha1(p.transfer, task), "data": params_sha1(p.transfer, "data"),
-                "encoder_sha1": enc_sha}
-    run_dir = Path(p.transfer.out) / "runs" / task / model_name
-    model_file = Path(p.transfer.models_out) / task / model_name / "model.pt"
-    done = run_dir / "result.json"
-    if done.is_file() and model_file.is_file():
-        old = json.loads(done.read_text())
-        if old.get("identity") == identity:
-            log(f"{task}/{model_name}: reused {done}")
-            return old
+    old = finished_run(p, task, model_name)
+    done, model_file = _run_files(p, task, model_name)
+    if old is not None:
+        log(f"{task}/{model_name}: reused {done}")
+        return old
+    identity = run_identity(p, task, model_name)
+    spec = identity["model"]
     model = build(p, spec, task)
     if task == "nyu":
         stride = output_stride(model, (tp.crop[1], tp.crop[0]))
@@ -262,12 +280,19 @@ def table3(results: dict, models: list[str], reference: Optional[dict] = None) -
     return "\n".join(lines) + "\n"
 
 
-def run_transfer(p: Params, *, d: Optional[Dist] = None, progress=None, log: Callable[[str], None] = print) -> dict:
-    """Every (task, model) of params, then the two tables and metrics.json."""
+def run_transfer(p: Params, *, d: Optional[Dist] = None, progress=None, log: Callable[[str], None] = print,
+                 only_tasks=None, only_models=None) -> dict:
+    """Every (task, model) of params (or only those named), then the two tables and
+    metrics.json over every finished run of params' tasks and models."""
     d = d or Dist()
     results: dict = {}
     for task in p.transfer.tasks:
         for m in p.transfer.models:
+            if (only_tasks and task not in only_tasks) or (only_models and m not in only_models):
+                r = finished_run(p, task, m)
+                if r is not None:
+                    results.setdefault(task, {})[m] = r
+                continue
             log(f"transfer: {task} / {m}")
             results.setdefault(task, {})[m] = run_one(p, task, m, d=d, progress=progress, log=log)
     if not d.main:
