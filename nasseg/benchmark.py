@@ -12,8 +12,11 @@ Conventions (stated in the output):
 
 Variants change how the same model runs, never its result (each variant's output is
 compared with plain eager's): ``eager`` (``torch.no_grad``), ``inference_mode``,
-``channels_last`` (NHWC memory layout, inference mode) and ``compile`` (``torch.compile``,
-inference mode).
+``channels_last`` (NHWC memory layout, inference mode), ``compile`` (``torch.compile``,
+inference mode) and ``onnxruntime`` (the model exported to ONNX at the benchmark size by
+:mod:`nasseg.export` and run by an ONNX Runtime CPU session with as many intra-op threads as
+torch uses and denormals flushed to zero; CPU only: on other devices the variant is skipped
+and gives no row).
 """
 from __future__ import annotations
 
@@ -28,7 +31,8 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from .models.zoo import build_model, count_params, strip_aux
 
-VARIANTS = ("eager", "inference_mode", "channels_last", "compile")
+VARIANTS = ("eager", "inference_mode", "channels_last", "compile", "onnxruntime")
+CPU_ONLY = ("onnxruntime",)
 
 
 @dataclass
@@ -79,7 +83,31 @@ def time_forward(fn: Callable[[], torch.Tensor], device: torch.device, runs: int
     return mean, std
 
 
+def _onnxruntime_runner(model: nn.Module, x: torch.Tensor) -> Callable[[], torch.Tensor]:
+    import tempfile
+
+    import onnxruntime as ort
+
+    from .export import export_onnx
+
+    opts = ort.SessionOptions()
+    opts.log_severity_level = 3
+    opts.intra_op_num_threads = torch.get_num_threads()
+    opts.inter_op_num_threads = 1
+    opts.add_session_config_entry("session.set_denormal_as_zero", "1")
+    with tempfile.TemporaryDirectory(prefix="nasseg-ort-") as tmp:
+        path = export_onnx(model, f"{tmp}/model.onnx", input_hw=tuple(x.shape[2:]), dynamic=False)
+        sess = ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
+    feed = {sess.get_inputs()[0].name: x.cpu().numpy()}
+
+    def run():
+        return torch.from_numpy(sess.run(None, feed)[0])
+    return run
+
+
 def _runner(model: nn.Module, x: torch.Tensor, variant: str) -> Callable[[], torch.Tensor]:
+    if variant == "onnxruntime":
+        return _onnxruntime_runner(model, x)
     if variant == "eager":
         def run():
             with torch.no_grad():
@@ -115,6 +143,10 @@ def benchmark_model(name: str, *, size: int = 512, runs: int = 100, warmup: int 
     reference = None
     rows = []
     for variant in variants:
+        if variant in CPU_ONLY and dev.type != "cpu":
+            if progress:
+                progress()
+            continue
         m = build_model(name, num_classes=num_classes)  # fresh copy: variants may change memory layout
         m.load_state_dict(model.state_dict())
         m = strip_aux(m).eval().to(dev)

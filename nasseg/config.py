@@ -461,6 +461,23 @@ class TransferParams(_Section):
     resume: Path = Path("models/transfer_resume")  # epoch checkpoints of unfinished runs
 
 
+class QualitativeParams(_Section):
+    """Fig. 7: predictions of the trained models beside the ground truth."""
+
+    set: str = "voc_val"
+    images: StrictInt = Field(default=4, ge=1, le=16)
+    models: list[str] = ["found0", "found1", "found2"]  # found<k>: models/train/found<k>/model.pt
+    seed: StrictInt = 0  # which images: a seeded draw from the set (favouring images with several classes)
+
+
+class ReportParams(_Section):
+    """The last stage: one HTML page (and a Markdown twin) from every stage's outputs."""
+
+    title: str = "nasseg: fast NAS of compact segmentation models (CVPR 2019) — reproduction report"
+    qualitative: QualitativeParams = QualitativeParams()
+    out: Path = Path("results/report")  # report.html, report.md, figures/, plots/ (TSVs for `dvc plots`)
+
+
 class Params(BaseModel):
     """The whole of params.yaml. Sections of stages not built yet are accepted as-is."""
 
@@ -476,6 +493,7 @@ class Params(BaseModel):
     correlate: CorrelateParams = CorrelateParams()
     train: TrainParams = Field(default_factory=TrainParams)
     transfer: TransferParams = Field(default_factory=TransferParams)
+    report: ReportParams = ReportParams()
 
 
 def _format_validation_error(err: ValidationError, source: str) -> str:

@@ -72,13 +72,15 @@ def main(
             recs = {d["variant"]: d for d in records if d["model"] == name and d["device"] == device}
             if not recs:
                 continue
-            first = recs[variants[0]]
-            ratio = first["ratio_to_reference"]
+            # a CPU-only variant (onnxruntime) has no record on CUDA: its cell reads "n/a"
+            first = next(recs[v] for v in variants if v in recs)
+            ratio = recs[base]["ratio_to_reference"] if base in recs else None
             body.append([name, device, first["threads"], f"{first['params']:,}", f"{first['madds'] / 1e9:.2f}",
                          "×".join(map(str, first["output_hw"]))]
-                        + [f"{recs[v]['mean_ms']:.1f} ± {recs[v]['std_ms']:.1f}" for v in variants]
+                        + [f"{recs[v]['mean_ms']:.1f} ± {recs[v]['std_ms']:.1f}" if v in recs else "n/a"
+                           for v in variants]
                         + ["" if ratio is None else f"{ratio:.2f}",
-                           f"{max(recs[v]['max_abs_diff'] for v in variants):.1e}"])
+                           f"{max(r['max_abs_diff'] for r in recs.values()):.1e}"])
     md = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     md += ["| " + " | ".join(str(c) for c in row) + " |" for row in body]
     (out / "table.md").write_text("\n".join(md) + "\n")

@@ -8,11 +8,12 @@ from __future__ import annotations
 import sys
 
 import typer
+from rich.markup import escape
 
 from nasseg.errors import NassegError
 from nasseg.progress import console
 
-from . import bench_cache, benchmark, draw, evaluate, posthoc, precompute, prepare, pretrain, search, transfer
+from . import bench_cache, benchmark, draw, evaluate, export, posthoc, precompute, prepare, predict, pretrain, report, search, transfer, trials
 
 app = typer.Typer(
     name="nasseg",
@@ -41,7 +42,12 @@ app.command("ablate")(posthoc.ablate)
 app.command("correlate")(posthoc.correlate)
 app.command("train")(posthoc.train)
 app.command("transfer")(transfer.main)
+app.command("report")(report.main)
+app.command("trials")(trials.trials)
+app.add_typer(trials.arch_app, name="arch")
 app.command("evaluate")(evaluate.main)
+app.command("predict")(predict.main)
+app.command("export")(export.main)
 app.command("benchmark")(benchmark.main)
 app.command("draw")(draw.main)
 app.command("bench-cache")(bench_cache.main)
@@ -52,7 +58,7 @@ def entry(argv: list[str] | None = None) -> None:
     try:
         app(args=argv)
     except NassegError as err:
-        console.print(f"[bold red]error:[/] {err}", highlight=False, soft_wrap=True)
+        console.print(f"[bold red]error:[/] {escape(str(err))}", highlight=False, soft_wrap=True)
         sys.exit(2)
 
 

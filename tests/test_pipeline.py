@@ -44,6 +44,7 @@ TINY = {
                  "nyu": {"crop": [64, 64], "schedule": {"phases": [{"sets": "nyu_train", "epochs": 1,
                                                                      "images_per_epoch": 4}],
                                                         "batch_size": 2, "val_set": "nyu_test"}}},
+    "report": {"qualitative": {"images": 2, "models": ["found0"]}},
 }
 
 
@@ -114,6 +115,15 @@ def test_dvc_repro_tiny_profile_then_nothing_to_do(tmp_path):
     assert "paper: arch0" in (proj / "results/transfer/table2.md").read_text()
     assert "δ < 1.25" in (proj / "results/transfer/table3.md").read_text()
     assert (proj / "models/transfer/coco/found0/model.pt").is_file()
+    # the report is last and shows everything; `dvc plots` finds every declared plot's data
+    report = json.loads((proj / "results/report/summary.json").read_text())
+    assert report["missing"] == [] and len(report["tables"]) == 3 and len(report["figures"]) == 6
+    assert first.rstrip().rfind("Running stage 'report'") > first.rfind("Running stage 'transfer'")
+    shown = subprocess.run([*dvc, "plots", "show", "--json"], cwd=proj, env=env, capture_output=True, text=True)
+    assert shown.returncode == 0, shown.stderr
+    plots = json.loads(shown.stdout)
+    assert not plots.get("errors"), plots.get("errors")
+    assert {"search_best_reward", "reward_distribution", "results/train/history.tsv"} <= set(plots["data"])
     second = run(*dvc, "repro")
     assert "Running stage" not in second and "up to date" in second
     # the same params render the same bytes: running the stage by hand changes no output

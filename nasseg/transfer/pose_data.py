@@ -31,7 +31,7 @@ import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Optional, Sequence
 
 import numpy as np
 import torch
@@ -98,7 +98,21 @@ def _read_json(path: Path, what: str, fix: str):
         raise DataError(f"{path}: not valid JSON ({err}). Re-download or re-extract the {what}.") from None
 
 
-def _box_to_wh(w: float, h: float, aspect: float, padding: float) -> np.ndarray:
+def clip_box(box, image_wh) -> Optional[tuple[np.ndarray, float, float]]:
+    """A COCO box ``(x, y, w, h)`` clipped to the image as Simple Baselines does:
+    ``(center, width, height)``, or None when nothing of it is inside."""
+    x, y, w, h = (float(v) for v in box)
+    width, height = image_wh
+    x1, y1 = max(0.0, x), max(0.0, y)
+    x2 = min(width - 1.0, x1 + max(0.0, w - 1.0))
+    y2 = min(height - 1.0, y1 + max(0.0, h - 1.0))
+    if x2 < x1 or y2 < y1:
+        return None
+    bw, bh = x2 - x1, y2 - y1
+    return np.array([x1 + 0.5 * bw, y1 + 0.5 * bh]), bw, bh
+
+
+def box_to_wh(w: float, h: float, aspect: float, padding: float) -> np.ndarray:
     """Grow the short side to the aspect ratio w/h = ``aspect``, then multiply by ``padding``."""
     w, h = max(float(w), 1.0), max(float(h), 1.0)  # a 1-pixel floor keeps the crop affine invertible
     if w > aspect * h:
@@ -174,14 +188,11 @@ def load_coco_keypoints(annotations: Path, image_root: Path, *, aspect: float = 
             raise DataError(f"{annotations}: annotation id {ann_id} names image_id {ann.get('image_id')}, "
                             "which is not in 'images'. The file is inconsistent; re-download it.")
         _, width, height = images[ann["image_id"]]
-        x1, y1 = max(0.0, x), max(0.0, y)
-        x2 = min(width - 1.0, x1 + max(0.0, w - 1.0))
-        y2 = min(height - 1.0, y1 + max(0.0, h - 1.0))
-        if not (area > 0 and x2 >= x1 and y2 >= y1):
+        clipped = clip_box((x, y, w, h), (width, height))
+        if not (area > 0 and clipped is not None):
             continue
-        bw, bh = x2 - x1, y2 - y1
-        per_image[ann["image_id"]].append((pos, ann_id, area, kp, np.array([x1 + 0.5 * bw, y1 + 0.5 * bh]),
-                                           _box_to_wh(bw, bh, aspect, padding)))
+        center, bw, bh = clipped
+        per_image[ann["image_id"]].append((pos, ann_id, area, kp, center, box_to_wh(bw, bh, aspect, padding)))
 
     records: list[PersonRecord] = []
     skipped = skipped_persons = 0
@@ -255,7 +266,7 @@ def load_mpii_json(path: Path, image_root: Path, *, aspect: float = 1.0, padding
             skipped += 1
             continue
         records.append(PersonRecord(
-            image=img, image_id=name, center=c, scale=_box_to_wh(side, side, aspect, 1.0), joints=joints,
+            image=img, image_id=name, center=c, scale=box_to_wh(side, side, aspect, 1.0), joints=joints,
             visible=(vis > 0).astype(np.float32), ann_id=None, area=0.0, index=pos))
     if stats is not None:
         stats["skipped"] = skipped
@@ -369,7 +380,7 @@ def load_mpii_official(path: Path, image_root: Path, *, aspect: float = 1.0, pad
                 raise DataError(f"{img}: image file not found (annolist({i + 1}) of {path}). Check the image root, "
                                 "or pass --skip-bad to drop it.")
             side = s * 200.0
-            records.append(PersonRecord(image=img, image_id=name, center=c, scale=_box_to_wh(side, side, aspect, 1.0),
+            records.append(PersonRecord(image=img, image_id=name, center=c, scale=box_to_wh(side, side, aspect, 1.0),
                                         joints=joints, visible=vis, ann_id=j, area=0.0, index=i))
     return records
 
