@@ -35,7 +35,7 @@ GOOD = textwrap.dedent("""\
         min_side: 96
         crop: 128
         flip: false
-    report:            # a section no stage reads yet: accepted as-is
+    not_built_yet:     # a section no stage reads yet: accepted as-is
       format: html
     """)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import platform
+import shutil
 import sys
 from importlib import metadata
 from pathlib import Path
@@ -63,8 +64,13 @@ class _Builder:
         return False
 
     def figure(self, path: Path, label: str, caption: str, command: str) -> None:
+        """A stage's figure, copied beside the report's own so report.md shows it wherever
+        the report folder goes (the stages' PNGs live in the DVC cache, not in git)."""
         if self.need(path, f"{label} ({caption.split('.')[0]})", command):
-            self.doc.add(Figure(Path(path), caption, label))
+            self.figdir.mkdir(parents=True, exist_ok=True)
+            copy = self.figdir / Path(path).name
+            shutil.copyfile(path, copy)
+            self.doc.add(Figure(copy, caption, label))
             self.made[label] = str(path)
 
     # ------------------------------------------------------------------ sections
