@@ -26,8 +26,6 @@ from .models.zoo import PUBLISHED, arch_info, build_model, count_params, list_ar
 from .space.genotype import NUM_TAPS, Genotype, GenotypeError
 from .space.ops import OP_NAMES
 
-TAP_STRIDES = (4, 8, 16, 32)
-
 
 def node_name(n: int) -> str:
     """``node 5 (layer 1 branch a)``-style label of a cell node."""
@@ -40,11 +38,11 @@ def node_name(n: int) -> str:
 
 
 def pool_strides(g: Genotype) -> list[int]:
-    """Output stride of every pool index: the taps', then each decoder cell's (its finer input)."""
-    s = list(TAP_STRIDES)
-    for a, b in g.connections:
-        s.append(min(s[a], s[b]))
-    return s
+    """Output stride of every pool index: the taps', then each decoder cell's (its finer input);
+    the diagram's own rule, so card and drawing always agree."""
+    from .space.draw import _strides
+
+    return _strides(g)
 
 
 def pool_name(i: int) -> str:
