@@ -54,10 +54,12 @@ class BenchRow:
         return asdict(self)
 
 
-def count_madds(model: nn.Module, size: int) -> tuple[int, tuple]:
-    """Multiply-adds of one forward pass at ``size`` x ``size`` and the output resolution."""
+def count_madds(model: nn.Module, size) -> tuple[int, tuple]:
+    """Multiply-adds of one forward pass at ``size`` x ``size`` (or ``(height, width)``) and the
+    output resolution."""
     model = strip_aux(model).eval().cpu()
-    x = torch.zeros(1, 3, size, size)
+    h, w = (size, size) if isinstance(size, int) else size
+    x = torch.zeros(1, 3, h, w)
     with torch.no_grad(), FlopCounterMode(display=False) as fc:
         y = model(x)
     return fc.get_total_flops() // 2, tuple(y.shape[2:])
@@ -127,7 +129,7 @@ def _runner(model: nn.Module, x: torch.Tensor, variant: str) -> Callable[[], tor
     return run
 
 
-def benchmark_model(name: str, *, size: int = 512, runs: int = 100, warmup: int = 5,
+def benchmark_model(name: str, *, size=512, runs: int = 100, warmup: int = 5,
                     variants: Sequence[str] = ("eager",), device: str = "cpu", num_classes: int = 21,
                     progress: Optional[Callable[[], None]] = None) -> list[BenchRow]:
     # Randomly initialised models can drift into denormal floats, which x86 CPUs process
@@ -139,7 +141,8 @@ def benchmark_model(name: str, *, size: int = 512, runs: int = 100, warmup: int 
     params = count_params(model)
     madds, out_hw = count_madds(model, size)
     dev = torch.device(device)
-    x = torch.randn(1, 3, size, size, generator=torch.Generator().manual_seed(0)).to(dev)
+    h, w = (size, size) if isinstance(size, int) else tuple(size)  # a side, or (height, width)
+    x = torch.randn(1, 3, h, w, generator=torch.Generator().manual_seed(0)).to(dev)
     reference = None
     rows = []
     for variant in variants:
@@ -157,7 +160,7 @@ def benchmark_model(name: str, *, size: int = 512, runs: int = 100, warmup: int 
         diff = float((out - reference).abs().max())
         mean, std = time_forward(fn, dev, runs, warmup)
         rows.append(BenchRow(name, variant, device if dev.type == "cpu" else torch.cuda.get_device_name(dev),
-                             torch.get_num_threads(), (size, size), params, madds, out_hw, mean, std, runs, diff))
+                             torch.get_num_threads(), (h, w), params, madds, out_hw, mean, std, runs, diff))
         if progress:
             progress()
     return rows

@@ -15,7 +15,8 @@ from typing import Optional
 import numpy as np
 
 from .errors import NassegError
-from .space.genotype import Genotype, GenotypeError
+from .space.genotype import GenotypeError
+from .spaces import parse_genotype
 from .search.report import last_quarter
 
 STATUSES = ("running", "done", "failed")
@@ -213,7 +214,7 @@ def find(rows: list[dict], key: str) -> list[dict]:
         raise NassegError("empty trial key: give an id (7 or ppo:7), a hash prefix or a genotype text")
     if key.startswith("["):
         try:
-            g = Genotype.from_text(key)
+            g = parse_genotype(key)
         except GenotypeError as err:
             raise GenotypeError(f"genotype {key!r}: {err}") from None
         text, h = g.to_text(), g.hash()
@@ -231,7 +232,7 @@ def find(rows: list[dict], key: str) -> list[dict]:
 
 def _canonical_text(text) -> Optional[str]:
     try:
-        return Genotype.from_text(text).to_text()
+        return parse_genotype(text).to_text()
     except (NassegError, ValueError):
         return None
 

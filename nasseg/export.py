@@ -99,7 +99,7 @@ def resolve_model(spec: str, *, num_classes: int = 21, width: int = 64, repeats:
     ``num_classes``, ``width`` and ``repeats`` apply to zoo names and genotypes only."""
     from .models.checkpoint import arch_of
     from .models.zoo import build_model
-    from .space import Genotype
+    from .spaces import parse_genotype
 
     from .predict import is_file, resolve, trained_file
 
@@ -108,7 +108,7 @@ def resolve_model(spec: str, *, num_classes: int = 21, width: int = 64, repeats:
         model, info = resolve(spec, root=root)
     elif spec.startswith("[") or spec in list_archs():
         if spec.startswith("["):
-            text = Genotype.from_text(spec).to_text()  # a GenotypeError (a NassegError) names a bad text
+            text = parse_genotype(spec).to_text()  # a GenotypeError (a NassegError) names a bad text
             arch = arch_of(genotype=text, num_classes=num_classes, width=width, repeats=repeats)
         elif spec in PUBLISHED:
             arch = {"name": spec, **arch_of(genotype=PUBLISHED[spec], num_classes=num_classes, width=width,
@@ -130,14 +130,14 @@ def export_name(spec: str) -> str:
     """File stem for an export: a model.pt's folder name (models/train/found0/model.pt ->
     found0), another checkpoint's stem (models/teacher/teacher.pt -> teacher), a zoo name, or
     ``genotype-<hash8>``."""
-    from .space import Genotype
-
     spec = str(spec).strip()
     if Path(spec).is_file():
         p = Path(spec).resolve()
         return (p.parent.name or p.stem) if p.name == "model.pt" else p.stem
     if spec.startswith("["):
-        return f"genotype-{Genotype.from_text(spec).hash()[:8]}"
+        from .spaces import parse_genotype
+
+        return f"genotype-{parse_genotype(spec).hash()[:8]}"
     return spec.replace("/", "_")  # a trained name: nyu/found0 -> nyu_found0
 
 

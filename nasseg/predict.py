@@ -145,10 +145,10 @@ def resolve(spec, *, root: Path = Path("."), allow_untrained: bool = False) -> t
         return model, _finish_info(info, text)
     zoo = text in list_archs()
     if text.startswith("["):
-        from .space.genotype import Genotype
+        from .spaces import parse_genotype
 
         try:
-            text = Genotype.from_text(text).to_text()
+            text = parse_genotype(text).to_text()
         except Exception as err:
             raise NassegError(f"{spec!r}: malformed genotype ({err}).") from None
     elif not zoo:

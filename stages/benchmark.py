@@ -30,10 +30,13 @@ def main(
 
     Reads: params.yaml `benchmark` (models, input size, runs, warm-up, variants, devices,
     threads). Writes: <out>/metrics.json (one record per model, variant and device),
-    <out>/table.md and <out>/arch*.png|svg (the found architectures, drawn as in Fig. 6). Latency is measured in eval mode without autograd over `runs` forward
+    <out>/table.md and <out>/arch*.png|svg (the found architectures, drawn as in Fig. 6); for the
+    second system (`benchmark.wacv`) <out>/wacv_table.md and wacv_metrics.json at 2048x1024 and
+    480x360. Latency is measured in eval mode without autograd over `runs` forward
     passes of one image after `warmup` passes; on CPU and, when present, on CUDA.
     """
     p = load_params(params).benchmark
+    models_given = bool(models)
     models = models or list(p.models)
     variants = variants or list(p.variants)
     bad = [v for v in variants if v not in VARIANTS]
@@ -88,3 +91,39 @@ def main(
         if name in PUBLISHED:
             draw_genotype(Genotype.from_text(PUBLISHED[name]), out / name, f"{name}: {PUBLISHED[name]}")
     console.print(table(f"benchmark: {p.size}×{p.size} input, {runs} runs after {p.warmup} warm-up", header, body))
+    if p.wacv is not None and not models_given:
+        _wacv_rows(p, devices, out)
+
+
+def _wacv_rows(p, devices: list[str], out: Path) -> None:
+    """The second system (SPEC §9): parameters, MAdds and latency at 2048x1024 and 480x360."""
+    w = p.wacv
+    rows = []
+    with progress_bars() as task:
+        tick = task("benchmark (templates)", len(w.models) * len(w.sizes) * len(w.variants) * len(devices))
+        for device in devices:
+            for name in w.models:
+                for hw in w.sizes:
+                    rows += benchmark_model(name, size=tuple(hw), runs=w.runs, warmup=w.warmup, variants=w.variants,
+                                            device=device, num_classes=w.num_classes, progress=tick)
+    (out / "wacv_metrics.json").write_text(json.dumps({
+        "num_classes": w.num_classes, "runs": w.runs, "rows": [r.as_dict() for r in rows]}, indent=1))
+    header = ["model", "device", "threads", "params", "input (W×H)", "MAdds (B)", "output (W×H)"] + \
+             [f"{v} ms" for v in w.variants]
+    body = []
+    for device in dict.fromkeys(r.device for r in rows):
+        for name in w.models:
+            for hw in w.sizes:
+                recs = {r.variant: r for r in rows if r.model == name and r.device == device and
+                        tuple(r.input_hw) == tuple(hw)}
+                if not recs:
+                    continue
+                first = next(iter(recs.values()))
+                body.append([name, device, first.threads, f"{first.params:,}", f"{hw[1]}×{hw[0]}",
+                             f"{first.madds / 1e9:.2f}", f"{first.output_hw[1]}×{first.output_hw[0]}"]
+                            + [f"{recs[v].mean_ms:.1f} ± {recs[v].std_ms:.1f}" if v in recs else "n/a"
+                               for v in w.variants])
+    md = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    md += ["| " + " | ".join(str(c) for c in row) + " |" for row in body]
+    (out / "wacv_table.md").write_text("\n".join(md) + "\n")
+    console.print(table(f"benchmark: template architectures, {w.num_classes} classes, {w.runs} runs", header, body))

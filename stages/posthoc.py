@@ -56,7 +56,9 @@ def correlate(params: Path = _PARAMS) -> None:
         console.print(f"[yellow]note:[/] {n}", highlight=False)
 
 
-def train(params: Path = _PARAMS) -> None:
+def train(params: Path = _PARAMS,
+          system: str = typer.Option("cells", "--system", help="cells: Table 1 (the best ablation architectures "
+                                     "on VOC); wacv: the template architectures on CamVid and Cityscapes.")) -> None:
     """Table 1: full training of the best ablation architectures (aux-cell variant).
 
     The `train.archs` best by aux-cell mIoU in <ablate.out>/ablation.tsv, at `train.width`
@@ -69,17 +71,43 @@ def train(params: Path = _PARAMS) -> None:
     processes (gloo on CPU, NCCL on GPUs) with the weights of a single process.
     """
     from nasseg.experiments.final import run_train
-    from nasseg.training.distributed import init_from_env, shutdown
 
     p = load_params(params)
-    d = init_from_env()
-    try:
-        with progress_bars() as task:
-            cards = run_train(p, d, task if d.main else None, log=_log)
-    finally:
-        shutdown(d)
-    if d.main:
+    if system == "wacv":
+        return _train_wacv(p)
+    if system != "cells":
+        raise typer.BadParameter(f"--system must be cells or wacv, not {system!r}")
+    main, cards = _distributed(run_train, p)
+    if main:
         rows = [[c["name"], f"{c['mean_iou']:.4f}", f"{c['params']:,}", f"{c['madds'] / 1e9:.2f}",
                  c["output_stride"], f"{c['latency_ms']:.1f}"] for c in cards]
         console.print(table("train: fully trained architectures", ["name", "mIoU", "params", "MAdds (B)", "stride",
                                                                   "latency ms"], rows))
+
+
+def _train_wacv(p) -> None:
+    """WACV 2020: the search's best template architectures and the published ones, trained on
+    every dataset of wacv.train.datasets (CamVid, Cityscapes). Writes
+    <wacv.train.out>/<dataset>/<name>/model.pt, card.json, history.tsv and
+    <wacv.train.report>/table.md (beside the paper's numbers), metrics.json."""
+    from nasseg.experiments.wacv import run_wacv_train
+
+    main, cards = _distributed(run_wacv_train, p)
+    if main:
+        rows = [[c["dataset"], c["name"], f"{c['mean_iou']:.4f}", f"{c['params']:,}", f"{c['madds'] / 1e9:.2f}",
+                 f"{c['latency_ms']:.1f}"] for c in cards]
+        console.print(table("train --system wacv: template architectures", ["dataset", "name", "mIoU", "params",
+                                                                           "MAdds (B)", "latency ms"], rows))
+
+
+def _distributed(run, p):
+    """Run ``run(p, dist, task, log)`` in this process's share of a torchrun group (or alone);
+    returns (is the main process, its result)."""
+    from nasseg.training.distributed import init_from_env, shutdown
+
+    d = init_from_env()
+    try:
+        with progress_bars() as task:
+            return d.main, run(p, d, task if d.main else None, log=_log)
+    finally:
+        shutdown(d)

@@ -13,6 +13,8 @@ from nasseg.progress import console, progress_bars, table
 def main(
     params: Path = typer.Option(Path("params.yaml"), "--params", "-p",
                                 help="params file; reads `data`, `pretrain.out`, `teacher.out`, `precompute`."),
+    system: str = typer.Option("cells", "--system", help="cells: the CVPR 2019 system (top-level sections); wacv: "
+                               "the WACV 2020 template system (the `wacv` section's data, precompute and search)."),
 ) -> None:
     """Run the frozen encoder and the teacher once; store taps, labels and teacher logits.
 
@@ -21,8 +23,10 @@ def main(
     crops: encoder taps, labels at `label_stride`, teacher logits) and val.h5 (every
     meta-val image padded to `val_size`: taps and full-resolution labels), each with a
     fingerprint of what made it. Files appear only when complete (written as .tmp, then renamed).
+    With --system wacv: CamVid's meta-train/val (wacv.data.root/lists), into wacv.precompute.out,
+    without teacher logits (wacv.precompute.teacher: false).
     """
-    p = load_params(params)
+    p = load_params(params).for_system(system)
     rows = []
     with progress_bars() as task:
         for split in ("train", "val"):

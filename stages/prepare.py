@@ -13,7 +13,7 @@ from nasseg.progress import console, progress_bars, table
 
 def main(
     only: str = typer.Option("all", "--only", help="all | segmentation (VOC/SBD/COCO) | transfer (COCO keypoints, "
-                             "MPII, NYUv2 for the transfer stage)."),
+                             "MPII, NYUv2 for the transfer stage) | street (CamVid, Cityscapes for the WACV system)."),
     params: Path = typer.Option(Path("params.yaml"), "--params", "-p", help="params file; this stage reads its `data` section."),
     skip_bad: bool = typer.Option(
         False, "--skip-bad",
@@ -30,12 +30,18 @@ def main(
     Transfer sets (`transfer.data`): <transfer.data.root>/coco (person_keypoints JSON),
     mpii (HRNet JSON + gt_valid.mat), nyu (labelled .mat, splits.mat, raw RGB/depth pairs),
     each unless `transfer.data.<set>` points at the real one; then every set is opened once.
+    Street sets (`wacv.data`, the second system): <wacv.data.root>/embedded/CamVid (SegNet
+    layout and lists) and cityscapes (leftImg8bit/, gtFine/ labelIds), unless
+    `wacv.data.sources.{camvid,cityscapes}` point at the real ones; lists camvid_{train,val,test},
+    cityscapes_{train,val} and meta_train/meta_val (= CamVid train/val, the search's split).
     """
-    if only not in ("all", "segmentation", "transfer"):
-        raise typer.BadParameter(f"--only must be all, segmentation or transfer, not {only!r}")
+    if only not in ("all", "segmentation", "transfer", "street"):
+        raise typer.BadParameter(f"--only must be all, segmentation, transfer or street, not {only!r}")
     if only in ("all", "transfer"):
         _transfer(load_params(params), skip_bad)
-    if only == "transfer":
+    if only in ("all", "street"):
+        _street(load_params(params), skip_bad)
+    if only in ("transfer", "street"):
         return
     p = load_params(params).data
     with progress_bars() as task:
@@ -76,3 +82,51 @@ def _transfer(params, skip_bad: bool) -> None:
     for name in ("nyu_train", "nyu_test"):
         rows.append([name, "real" if tp.nyu is not None else "embedded", len(nyu_source(name, tp)), "-"])
     console.print(table("prepare: transfer sets", ["set", "source", "images", "people"], rows))
+
+
+def _street(params, skip_bad: bool) -> None:
+    import shutil
+
+    from nasseg.data.street import build_street_lists
+    from nasseg.data.synthetic_street import write_camvid, write_cityscapes
+
+    w = params.wacv.data
+    e = w.embedded
+    emb, lists = Path(w.root) / "embedded", Path(w.root) / "lists"
+    with progress_bars() as task:
+        camvid = w.sources.camvid
+        if camvid is None:
+            shutil.rmtree(emb / "CamVid", ignore_errors=True)
+            sizes = {"train": e.camvid.train, "val": e.camvid.val, "test": e.camvid.test}
+            camvid = write_camvid(emb, sizes, tuple(e.camvid_size), e.seed, task("render CamVid", sum(sizes.values())))
+        cityscapes = w.sources.cityscapes
+        if cityscapes is None:
+            shutil.rmtree(emb / "cityscapes", ignore_errors=True)
+            sizes = {"train": e.cityscapes.train, "val": e.cityscapes.val}
+            cityscapes = write_cityscapes(emb, sizes, tuple(e.cityscapes_size), e.seed,
+                                          task("render Cityscapes", sum(sizes.values())))
+        shutil.rmtree(lists, ignore_errors=True)
+        lists.mkdir(parents=True)
+        reports = build_street_lists(lists, Path(camvid), Path(cityscapes), skip_bad=skip_bad, progress=task)
+    # the template search's meta-train / meta-val: CamVid train / val
+    shutil.copyfile(lists / "camvid_train.lst", lists / "meta_train.lst")
+    shutil.copyfile(lists / "camvid_val.lst", lists / "meta_val.lst")
+    summary = {
+        "sources": {"camvid": "real" if w.sources.camvid else "embedded",
+                    "cityscapes": "real" if w.sources.cityscapes else "embedded"},
+        "sets": {r.name: {"images": r.images, "skipped": len(r.skipped)} for r in reports},
+        "skipped": {r.name: [{"id": i, "reason": why} for i, why in r.skipped] for r in reports if r.skipped},
+        "class_pixels": {r.name: r.class_pixels.tolist() for r in reports if r.class_pixels is not None},
+    }
+    (lists / "summary.json").write_text(json.dumps(summary, indent=1))
+    rows = []
+    for r in reports:
+        n = len(r.class_pixels) if r.class_pixels is not None else 0
+        seen = "" if r.class_pixels is None else f"{int((r.class_pixels > 0).sum())}/{n}"
+        source = "real" if getattr(w.sources, r.source, None) else "embedded"
+        rows.append([r.name, source, r.images, len(r.skipped), seen])
+    console.print(table("prepare: street sets (WACV system)", ["set", "source", "images", "skipped", "classes seen"],
+                        rows))
+    skipped = sum(len(r.skipped) for r in reports)
+    if skipped:
+        console.print(f"[yellow]{skipped} bad sample(s) skipped (--skip-bad); reasons in {lists / 'summary.json'}[/]")

@@ -21,6 +21,8 @@ def main(
     workers: Optional[int] = typer.Option(None, help="override search.ray.workers (local Ray instance)"),
     threads: Optional[int] = typer.Option(None, help="override search.threads (torch threads per trial)"),
     out: Optional[Path] = typer.Option(None, help="override search.out (e.g. a scratch folder for timing runs)"),
+    system: str = typer.Option("cells", "--system", help="cells: the CVPR 2019 system (top-level sections); wacv: "
+                               "the WACV 2020 template system (the `wacv` section's data, precompute and search)."),
 ) -> None:
     """Sample architectures, train each (stage 1 from the cache, stage 2 end to end when
     the termination rule lets it), and update the controller on their rewards.
@@ -29,8 +31,12 @@ def main(
     state.pt (controller, optimiser, baseline, termination rule, RNG: the run resumes from
     it after any interruption), trials.tsv, topk.json and metrics.json. The budget is
     search.max_trials and/or search.max_seconds, whichever comes first.
+
+    The search space is search.search_space: cells (CVPR 2019) or templates (WACV 2020); the
+    same controller, PPO, store and inner training serve both. --system wacv reads the `wacv`
+    section (templates on CamVid, cache wacv.precompute.out, results in wacv.search.out).
     """
-    p = load_params(params)
+    p = load_params(params).for_system(system)
     upd = {k: v for k, v in {"max_trials": max_trials, "executor": executor, "threads": threads, "out": out}.items()
            if v is not None}
     if workers is not None:
@@ -40,7 +46,7 @@ def main(
     total = p.search.max_trials or 0
     with progress_bars() as task:
         tick = task(f"search {strategy}", total) if total else None
-        m = run_strategy(p, str(params), strategy, on_trial=(lambda _r: tick()) if tick else None,
+        m = run_strategy(p, str(params), strategy, system=system, on_trial=(lambda _r: tick()) if tick else None,
                          log=lambda s: console.print(s, highlight=False))
     rows = [[k, f"{v:.4f}" if isinstance(v, float) else v] for k, v in m.items()]
     console.print(table(f"search: {strategy}", ["", "value"], rows))

@@ -30,7 +30,7 @@ def test_list_archs():
     names = list_archs()
     assert set(STRIDES) <= set(names)
     assert len(names) == len(set(names))
-    assert list_archs("found") == ["arch0", "arch1", "arch2"]
+    assert list_archs("found") == ["arch0", "arch1", "arch2", "wacv_arch0", "wacv_arch1"]
     assert set(list_archs("baseline")) == {"refinenet_lw_mbv2", "deeplabv3_mbv2", "deeplabv3_aspp_mbv2",
                                            "lraspp_mbv3"}
     for n in names:

@@ -47,8 +47,8 @@ def cache_fingerprint(params, split: str) -> dict:
         "seed": pc.seed,
     }
     if split == "train":
-        fp.update({"teacher_sha256": file_sha256(Path(params.teacher.out) / "teacher.pt"), "n": pc.n,
-                   "augment": data.augment.model_dump(mode="json"), "label_stride": pc.label_stride})
+        fp.update({"teacher_sha256": file_sha256(Path(params.teacher.out) / "teacher.pt") if pc.teacher else None,
+                   "n": pc.n, "augment": data.augment.model_dump(mode="json"), "label_stride": pc.label_stride})
     else:
         fp.update({"val_size": pc.val_size})
     return fp
@@ -93,7 +93,7 @@ def precompute(params, split: str, task=None, batch_size: int = 32) -> tuple[Pat
     seed_everything(pc.seed + (0 if split == "train" else 1))
     torch.set_flush_denormal(True)
     encoder = load_frozen_encoder(params)
-    teacher = load_frozen_teacher(params) if split == "train" else None
+    teacher = load_frozen_teacher(params) if split == "train" and pc.teacher else None
     if split == "train":
         base = open_set("meta_train", data, SegmentationTransform.train(data.augment))
         n = pc.n

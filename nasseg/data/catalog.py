@@ -6,7 +6,9 @@ the VOC val images, splits it 90/10 into meta-train / meta-val, and writes list 
 under ``<data.root>/lists``. Later stages open sets by name with :func:`open_set`.
 
 Sets: ``voc_train``, ``voc_val``, ``sbd`` (SBD train+val), ``trainaug`` (SBD+VOC pool),
-``meta_train``, ``meta_val`` (list files) and ``coco_train`` (COCO JSON + kept image ids).
+``meta_train``, ``meta_val`` (list files) and ``coco_train`` (COCO JSON + kept image ids); for the
+second system (under ``wacv.data.root``) ``camvid_{train,val,test}``, ``cityscapes_{train,val}`` and
+its own ``meta_train``/``meta_val`` (CamVid train/val).
 """
 from __future__ import annotations
 
@@ -29,7 +31,9 @@ from .split import merge_pool, meta_split
 from .synthetic import EmbeddedSpec, embedded_layout, write_coco, write_sbd, write_voc
 
 LIST_SETS = ("voc_train", "voc_val", "sbd", "trainaug", "meta_train", "meta_val")
-SETS = LIST_SETS + ("coco_train",)
+# The second system (WACV 2020): written by `nasseg prepare --only street` under wacv.data.root/lists
+STREET_SETS = ("camvid_train", "camvid_val", "camvid_test", "cityscapes_train", "cityscapes_val")
+SETS = LIST_SETS + ("coco_train",) + STREET_SETS
 
 
 def lists_dir(data: DataParams) -> Path:

@@ -139,14 +139,26 @@ class SBDSegmentation(SegmentationDataset):
 class ListSegmentation(SegmentationDataset):
     """A list file of ``image<TAB>mask`` lines (the authors' format; further columns, such
     as their object-mask column, are ignored; whitespace also separates). Paths are
-    relative to ``root`` unless absolute. Masks may be PNG or SBD .mat files."""
+    relative to ``root`` unless absolute. Masks may be PNG or SBD .mat files. A header
+    line ``# labels: <encoding>`` before the first sample (``camvid``, ``cityscapes``, see
+    :func:`nasseg.data.street.decode_labels`) says how masks store classes; without one
+    they hold class indices. Other ``#`` lines are comments."""
 
     def __init__(self, list_file, root=".", transforms=None, *, num_classes=21, skip_bad=False):
+        from .street import LABEL_ENCODINGS
+
         list_file, root = Path(list_file), Path(root)
         if not list_file.is_file():
             raise DataError(f"{list_file}: list file not found. Run `nasseg prepare` or fix the path in params.yaml.")
         samples = []
+        self.labels = "indices"
         for n, line in enumerate(list_file.read_text().splitlines(), 1):
+            header = line.strip().lstrip("#").split(":", 1) if line.lstrip().startswith("#") else []
+            if len(header) == 2 and header[0].strip().lower() == "labels":
+                self.labels = header[1].strip()
+                if samples or self.labels not in LABEL_ENCODINGS:
+                    raise DataError(f"{list_file}:{n}: {line.strip()!r}: the labels header must come before the "
+                                    f"first sample and name one of {', '.join(LABEL_ENCODINGS)}.")
             if not line.strip() or line.lstrip().startswith("#"):
                 continue
             cols = line.split("\t") if "\t" in line else line.split()
@@ -158,6 +170,13 @@ class ListSegmentation(SegmentationDataset):
             raise DataError(f"{list_file}: the list file is empty.")
         super().__init__(samples, transforms=transforms, num_classes=num_classes, skip_bad=skip_bad,
                          source=f"list {list_file}")
+
+    def load_mask(self, sample: Sample) -> np.ndarray:
+        if self.labels == "indices":
+            return read_mask(sample.mask)
+        from .street import decode_labels
+
+        return decode_labels(read_mask(sample.mask), self.labels, f"{self.source}: mask {sample.mask}")
 
 
 class COCOSegmentation(SegmentationDataset):

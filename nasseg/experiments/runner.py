@@ -20,7 +20,7 @@ from ..config import Params, ScheduleParams, params_sha1
 from ..data import SegmentationTransform, open_set
 from ..errors import NassegError
 from ..models import build_model
-from ..space.genotype import Genotype
+from ..spaces import parse_genotype
 from ..training.distributed import Dist
 from ..training.engine import schedule_signature, train_schedule
 
@@ -49,7 +49,7 @@ def write_json_atomic(obj, path: Path) -> None:
 
 def build_arch(p: Params, genotype: str, *, width: int, repeats: int, aux: str) -> torch.nn.Module:
     try:
-        g = Genotype.from_text(genotype)
+        g = parse_genotype(genotype)
     except Exception as err:  # GenotypeError and JSON errors name the problem
         raise NassegError(f"malformed genotype {genotype!r}: {err}") from None
     return build_model(g, num_classes=p.data.num_classes, width=width, repeats=repeats, aux=aux,
@@ -62,7 +62,7 @@ def train_arch(p: Params, genotype: str, *, variant: str, width: int, repeats: i
     """Train ``genotype`` with aux heads ``variant`` (none | clf | cell); returns (result, model).
     The model is None when the result came from an earlier identical run."""
     d = d or Dist()
-    identity = {"genotype": Genotype.from_text(genotype).to_text(), "variant": variant, "width": width,
+    identity = {"genotype": parse_genotype(genotype).to_text(), "variant": variant, "width": width,
                 "repeats": repeats, "schedule": schedule_signature(schedule),
                 "encoder_sha1": file_sha1(encoder_file(p)), "data_sha1": params_sha1(p, "data")}
     done = run_dir / "result.json"

@@ -1,6 +1,7 @@
 """The model zoo: ``build_model(name_or_genotype, ...)`` and ``list_archs()``.
 
-Registered: the paper's found architectures ``arch0``, ``arch1``, ``arch2`` (SPEC §3) and
+Registered: the paper's found architectures ``arch0``, ``arch1``, ``arch2`` (SPEC §3), the
+WACV 2020 template architectures ``wacv_arch0``, ``wacv_arch1`` (SPEC §9) and
 the baselines of Table 1: ``refinenet_lw_mbv2``, ``deeplabv3_mbv2``,
 ``deeplabv3_aspp_mbv2`` and ``lraspp_mbv3``. Any genotype (object or text) builds too.
 A model for depth or pose is the same model with 1 or K output channels (``num_classes``).
@@ -25,6 +26,18 @@ PUBLISHED = {
     "arch1": "[[2,[1,0,3,6],[0,1,2,8],[2,0,6,1]],[[2,3],[3,1],[4,4]]]",
     "arch2": "[[5,[0,0,4,1],[3,2,0,1],[5,6,5,0]],[[1,3],[4,3],[2,2]]]",
 }
+
+
+# WACV 2020 (SPEC §9): 19 classes, width 64, separable repeats 2. With torchvision's MobileNet-v2
+# blocks (ours) they have 279,059 / 267,147 parameters; the authors' 280,147 / 268,235 include
+# the 1x1 expansion conv (32->32 + BN, 1,088) their t=1 block keeps.
+PUBLISHED_TEMPLATES = {
+    "wacv_arch0": "[[[3,0,1],[4,1,1],[3,1,1]],[[0,1,0,0,1],[2,1,2,1,0],[3,1,1,1,0],[1,1,2,0,0],[3,0,2,0,0],"
+                  "[5,3,2,1,0],[0,5,0,1,0]]]",
+    "wacv_arch1": "[[[1,1,0],[1,3,0],[3,4,0]],[[1,1,0,0,0],[0,1,1,1,1],[3,1,2,3,0],[3,0,2,2,0],[0,1,2,0,0],"
+                  "[2,1,1,3,0],[4,0,2,2,0]]]",
+}
+PUBLISHED_PARAMS = {"wacv_arch0": 279_059, "wacv_arch1": 267_147}  # ours (torchvision blocks), 19 classes
 
 
 class SegmentationModel(nn.Module):
@@ -87,9 +100,29 @@ def build_cell_model(genotype: Genotype | str, *, num_classes: int = 21, width: 
     return SegmentationModel(enc, dec, name or g.to_text())
 
 
+def build_genotype_model(genotype, *, num_classes: int = 21, width: int = 64, repeats: int = 2, aux: str = "none",
+                         name: str = "") -> SegmentationModel:
+    """A genotype of either search space (object or text) -> encoder (the blocks its space
+    reads: all four taps for cells, the first two for templates) + its decoder."""
+    from ..spaces import space_of
+
+    space = space_of(genotype)
+    g = space.parse(genotype)
+    enc = MobileNetV2Encoder(taps=space.encoder_taps)
+    dec = space.build_decoder(g, num_classes=num_classes, width=width, repeats=repeats, aux=aux,
+                              in_channels=enc.out_channels)
+    return SegmentationModel(enc, dec, name or g.to_text())
+
+
 for _name, _text in PUBLISHED.items():
     register(_name, "found", f"CVPR 2019 found architecture {_name}: {_text}")(
         lambda _t=_text, _n=_name, **kw: build_cell_model(_t, name=_n, **kw))
+
+
+for _name, _text in PUBLISHED_TEMPLATES.items():
+    register(_name, "found", f"WACV 2020 template architecture {_name[5:]}: {_text}")(
+        lambda _t=_text, _n=_name, num_classes=19, **kw: build_genotype_model(_t, name=_n, num_classes=num_classes,
+                                                                               **kw))
 
 
 @register("refinenet_lw_mbv2", "baseline", "Light-Weight RefineNet on MobileNet-v2 (output stride 4)")
@@ -136,8 +169,9 @@ def build_model(name_or_genotype: str | Genotype, *, num_classes: int = 21, widt
     ``width``/``repeats`` apply to genotype models (48/1 in search, 64/2 in final models);
     ``aux`` adds training-only auxiliary heads; ``encoder_weights`` loads a MobileNet-v2
     state dict or a pretrain checkpoint into the encoder."""
-    if isinstance(name_or_genotype, Genotype) or str(name_or_genotype).lstrip().startswith("["):
-        model = build_cell_model(name_or_genotype, num_classes=num_classes, width=width, repeats=repeats, aux=aux)
+    if not isinstance(name_or_genotype, str) or name_or_genotype.lstrip().startswith("["):
+        model = build_genotype_model(name_or_genotype, num_classes=num_classes, width=width, repeats=repeats,
+                                     aux=aux)
     else:
         info = arch_info(str(name_or_genotype))
         if info.kind == "found":
@@ -157,7 +191,7 @@ def strip_aux(model: nn.Module) -> nn.Module:
     """A copy without auxiliary heads: the inference model (export, counting, benchmark)."""
     m = copy.deepcopy(model)
     dec = getattr(m, "decoder", None)
-    if isinstance(dec, Decoder):
+    if getattr(dec, "aux_heads", None) is not None:  # the cell or the template decoder
         dec.aux_heads = None
         dec.aux_kind = "none"
     return m

@@ -298,6 +298,54 @@ class _Builder:
                                   "interactively.", "Training curves"))
         self.made["Training curves"] = str(path)
 
+    def wacv(self) -> None:
+        """The second system (SPEC §9): template search on CamVid, training on CamVid and Cityscapes."""
+        from ..browse import read_rows
+
+        w = self.p.wacv
+        self.doc.add(Heading("The second system: template search on CamVid and Cityscapes (WACV 2020)",
+                             anchor="wacv"))
+        self.doc.add(Text(
+            "The same controller, PPO, trial store and inner training, with the template search space "
+            "(`search_space: templates`): 3 templates of two operations and an aggregation, instantiated by 7 layers "
+            "over the stride-4 and stride-8 MobileNet-v2 taps (`nasseg search --system wacv`). Embedded CamVid- and "
+            "Cityscapes-format sets stand in for the real ones; the paper's rows are real data on a 1080Ti."))
+        store = Path(w.search.out) / w.train.strategy / "trials.db"
+        metrics = Path(w.search.out) / w.train.strategy / "metrics.json"
+        if self.need(metrics, "template search metrics", "nasseg search --system wacv"):
+            m = _json(metrics)
+            self.doc.add(Table(["architectures", "failed", "reached stage 2", "distinct", "best reward", "mean reward",
+                                "mean of the last quarter"],
+                               [[m["sampled"], m["failed"], m["reached_stage2"], m["distinct"],
+                                 f"{m['best_reward']:.4f}", f"{m['mean_reward']:.4f}",
+                                 f"{m['mean_reward_last_quarter']:.4f}" if m["mean_reward_last_quarter"] is not None
+                                 else ""]],
+                               caption=f"template search ({w.train.strategy}) on embedded CamVid: reward = geometric "
+                                       "mean of mIoU, fwIoU and mean accuracy on CamVid val, every class counted"))
+            self.made["WACV search"] = str(metrics)
+        if store.is_file():
+            rows = [r for r in read_rows(store) if r["strategy"] == w.train.strategy]
+            prog = progress_rows(rows)
+            write_tsv(prog, self.out / "plots" / "wacv_search_progress.tsv")
+            path = plot_search_progress({w.train.strategy: prog}, self.figdir / "wacv_search_progress.png")
+            self.doc.add(Figure(path, "Template search: the reward of every finished trial and the best so far "
+                                      "against wall-clock time.", "WACV search progress"))
+            self.made["WACV search progress"] = str(path)
+        table = Path(w.train.report) / "table.md"
+        if self.need(table, "trained template architectures", "nasseg train --system wacv"):
+            lines = [ln for ln in table.read_text().splitlines() if ln.startswith("|")]
+            header, body = parse_markdown_table("\n".join(lines))
+            self.doc.add(Table(header, body, caption="Template architectures trained on the embedded CamVid and "
+                                                      "Cityscapes sets, beside the paper's results", bold_first=True))
+            self.made["WACV table"] = str(table)
+        bench = Path(self.p.benchmark.out) / "wacv_table.md"
+        if self.p.benchmark.wacv is not None and self.need(bench, "template benchmark", "nasseg benchmark"):
+            header, body = parse_markdown_table(bench.read_text())
+            self.doc.add(Table(header, body, caption="The published template architectures at Cityscapes' 2048×1024 "
+                                                      "and CamVid's 480×360 (paper, 1080Ti: 52.25 / 97.11 ms and "
+                                                      "8.97 / 11.51 ms)"))
+            self.made["WACV benchmark"] = str(bench)
+
     def run_info(self) -> None:
         self.doc.add(Heading("The run: params and versions", anchor="run"))
         # No git commit or date here: the same params and inputs give the same bytes (dvc.lock
@@ -326,6 +374,7 @@ def build_report(p: Params, params_file: Path = Path("params.yaml")) -> dict:
     b.qualitative()
     b.transfer()
     b.curves()
+    b.wacv()
     b.run_info()
     html_path, md_path = b.out / "report.html", b.out / "report.md"
     html_path.write_text(to_html(b.doc))

@@ -1,7 +1,8 @@
 """The controller: a two-layer LSTM that emits a genotype decision by decision (SPEC §4).
 
-One softmax head per decision, in :meth:`CellSpace.decision_sizes` order (op0; p1, p2, opA,
-opB per cell layer; a, b per decoder cell). Each sampled decision is fed back through an
+One softmax head per decision, in the search space's ``decision_sizes`` order (cells: op0; p1,
+p2, opA, opB per cell layer; a, b per decoder cell. templates: op1, op2, agg per template; p1,
+p2, template, repeats, stride per layer: see :mod:`nasseg.spaces`). Each sampled decision is fed back through an
 embedding (as in Zoph & Le and ENAS). Weights are uniform in (-0.1, 0.1).
 """
 from __future__ import annotations
@@ -12,19 +13,19 @@ from typing import Optional, Sequence
 import torch
 import torch.nn as nn
 
-from ..space.genotype import CellSpace, Genotype
+from ..spaces import CELLS, SearchSpace
 
 
 @dataclass
 class Sample:
     decisions: list[int]
-    genotype: Genotype
+    genotype: object  # the space's genotype type
     log_prob: float
     entropy: float
 
 
 class Controller(nn.Module):
-    def __init__(self, space: CellSpace = CellSpace(), hidden: int = 100, layers: int = 2, init_range: float = 0.1):
+    def __init__(self, space: SearchSpace = CELLS, hidden: int = 100, layers: int = 2, init_range: float = 0.1):
         super().__init__()
         self.space = space
         self.sizes = space.decision_sizes()

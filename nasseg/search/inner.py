@@ -23,8 +23,7 @@ from torch.utils.data import DataLoader
 from ..benchmark import count_madds
 from ..metrics import ConfusionMatrix
 from ..models.zoo import SegmentationModel, count_params
-from ..space.decoder import Decoder
-from ..space.genotype import Genotype
+from ..spaces import CELLS, SearchSpace
 from ..training.evaluate import upsample_to
 from ..training.fit import seed_everything
 from ..training.stage1 import Polyak, Stage1Config, stage1_loss, train_decoder_epoch, validate_decoder
@@ -104,13 +103,14 @@ def _scores_dict(scores, prefix: str) -> dict:
     return {f"{prefix}_{k}": float(v) for k, v in scores.as_dict().items()}
 
 
-def run_stage1(genotype: Genotype, train_cache, val_cache, cfg: InnerConfig, num_classes: int, seed: int):
-    """Returns (decoder after Polyak, stage-1 scores, seconds)."""
+def run_stage1(genotype, train_cache, val_cache, cfg: InnerConfig, num_classes: int, seed: int,
+               space: SearchSpace = CELLS):
+    """Returns (decoder after Polyak, stage-1 scores, seconds). The decoder reads the cache's
+    taps in order (the template decoder the first two: strides 4 and 8)."""
     seed_everything(seed)
     t0 = time.perf_counter()
     s1 = cfg.stage1
-    decoder = Decoder(genotype, (24, 32, 96, 320), num_classes=num_classes, width=cfg.width, repeats=cfg.repeats,
-                      aux=cfg.aux)
+    decoder = space.build_decoder(genotype, num_classes=num_classes, width=cfg.width, repeats=cfg.repeats, aux=cfg.aux)
     opt = torch.optim.Adam(decoder.parameters(), lr=s1.lr)
     ema = Polyak(decoder, s1.polyak) if s1.polyak else None
     rng = np.random.default_rng(seed)
@@ -127,7 +127,7 @@ def run_stage1(genotype: Genotype, train_cache, val_cache, cfg: InnerConfig, num
     return decoder, scores, time.perf_counter() - t0
 
 
-def run_stage2(decoder: Decoder, encoder: nn.Module, train_set, val_set, cfg: InnerConfig, num_classes: int,
+def run_stage2(decoder: nn.Module, encoder: nn.Module, train_set, val_set, cfg: InnerConfig, num_classes: int,
                seed: int):
     """End-to-end training of encoder + stage-1 decoder; returns (scores, seconds)."""
     seed_everything(seed)
@@ -171,12 +171,15 @@ def run_stage2(decoder: Decoder, encoder: nn.Module, train_set, val_set, cfg: In
     return scores, time.perf_counter() - t0
 
 
-def architecture_cost(genotype: Genotype, cfg: InnerConfig, num_classes: int, size: int = 512) -> tuple[int, int]:
-    """Inference parameters and MAdds of the architecture at its search width."""
+def architecture_cost(genotype, cfg: InnerConfig, num_classes: int, size: int = 512,
+                      space: SearchSpace = CELLS) -> tuple[int, int]:
+    """Inference parameters and MAdds of the architecture at its search width (with the
+    encoder blocks its space reads)."""
     from ..models.encoder import MobileNetV2Encoder
 
-    model = SegmentationModel(MobileNetV2Encoder(), Decoder(genotype, num_classes=num_classes, width=cfg.width,
-                                                            repeats=cfg.repeats))
+    model = SegmentationModel(MobileNetV2Encoder(taps=space.encoder_taps),
+                              space.build_decoder(genotype, num_classes=num_classes, width=cfg.width,
+                                                  repeats=cfg.repeats))
     madds, _ = count_madds(model, size)
     return count_params(model), madds
 

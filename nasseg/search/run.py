@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Callable, Optional
 
 from ..config import Params
+from ..spaces import get_space
 from ..training.stage1 import Stage1Config
 from .executor import make_executor
 from .inner import EarlyTermination, InnerConfig, Stage2Config
@@ -19,7 +20,7 @@ from .trainer import CacheTrainer
 def inner_config(p: Params) -> InnerConfig:
     s = p.search
     return InnerConfig(
-        width=s.width, repeats=s.repeats, aux=s.aux,
+        width=s.width, repeats=s.repeats, aux=s.aux, exclude_background=s.exclude_background,
         stage1=Stage1Config(epochs=s.stage1.epochs, batch_size=s.stage1.batch_size, lr=s.stage1.lr,
                             grad_clip=s.stage1.grad_clip, kd_weight=s.stage1.kd_weight,
                             aux_weight=s.stage1.aux_weight, polyak=s.stage1.polyak,
@@ -33,15 +34,18 @@ def search_dir(p: Params, strategy: str) -> Path:
     return Path(p.search.out) / strategy
 
 
-def run_strategy(p: Params, params_path: str, strategy_name: str, *, trainer=None,
+def run_strategy(p: Params, params_path: str, strategy_name: str, *, system: str = "cells", trainer=None,
                  on_trial: Optional[Callable[[dict], None]] = None, log=print) -> dict:
     s = p.search
     out = search_dir(p, strategy_name)
     out.mkdir(parents=True, exist_ok=True)
     ppo = PPOConfig(lr=s.ppo.lr, clip=s.ppo.clip, grad_clip=s.ppo.grad_clip, baseline_decay=s.ppo.baseline_decay,
                     buffer=s.ppo.buffer, epochs=s.ppo.epochs, entropy_weight=s.ppo.entropy_weight)
-    strategy = make_strategy(strategy_name, s.seed, ppo)
-    trainer = trainer or CacheTrainer(str(params_path), inner_config(p), p.data.num_classes, threads=s.threads)
+    space = get_space(s.search_space)
+    space.check_aux(s.aux)
+    strategy = make_strategy(strategy_name, s.seed, ppo, space=space)
+    trainer = trainer or CacheTrainer(str(params_path), inner_config(p), p.data.num_classes, threads=s.threads,
+                                      space=s.search_space, system=system)
     executor = make_executor(s.executor, **({"address": s.ray.address, "num_cpus": s.ray.num_cpus,
                                              "num_gpus": s.ray.num_gpus, "max_retries": s.ray.max_retries,
                                              "workers": s.ray.workers} if s.executor == "ray" else {}))
@@ -60,6 +64,10 @@ def run_strategy(p: Params, params_path: str, strategy_name: str, *, trainer=Non
     return write_outputs(rows, out, strategy_name)
 
 
+_LATER_KEYS = (("search", "search_space", "cells"), ("search", "exclude_background", True),
+               ("precompute", "teacher", True))
+
+
 def _check_same_search(p: Params, out: Path, log=print) -> None:
     """A store continues only the search that made it: every search param but the budget,
     executor and threads, the precompute params and the cache's inputs must match (raising
@@ -74,6 +82,11 @@ def _check_same_search(p: Params, out: Path, log=print) -> None:
 
     keep = p.search.model_dump(mode="json", exclude={"max_trials", "max_seconds", "executor", "ray", "threads", "out"})
     keep["precompute"] = p.precompute.model_dump(mode="json")
+    # keys added after searches were made: at their defaults they leave the identity as it was
+    for section, key, default in _LATER_KEYS:
+        d = keep if section == "search" else keep[section]
+        if d.get(key) == default:
+            d.pop(key)
     try:
         keep["cache_inputs"] = cache_fingerprint(p, "train")
     except NassegError:

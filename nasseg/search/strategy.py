@@ -13,14 +13,14 @@ from typing import Optional
 import numpy as np
 import torch
 
-from ..space.genotype import CellSpace, Genotype
+from ..spaces import CELLS, SearchSpace
 from .controller import Controller
 
 
 @dataclass
 class Proposal:
     decisions: list[int]
-    genotype: Genotype
+    genotype: object  # the space's genotype type
     log_prob: float = 0.0
 
 
@@ -41,7 +41,7 @@ class RandomStrategy:
 
     name = "random"
 
-    def __init__(self, space: CellSpace = CellSpace(), seed: int = 0):
+    def __init__(self, space: SearchSpace = CELLS, seed: int = 0):
         self.space = space
         self.rng = np.random.default_rng(seed)
 
@@ -67,7 +67,7 @@ class PPOStrategy:
     EMA reward baseline 0.95, a buffer of the last 100 samples). ``reinforce`` is the same
     controller with a plain policy-gradient step on the latest samples only."""
 
-    def __init__(self, space: CellSpace = CellSpace(), seed: int = 0, cfg: PPOConfig = PPOConfig(),
+    def __init__(self, space: SearchSpace = CELLS, seed: int = 0, cfg: PPOConfig = PPOConfig(),
                  reinforce: bool = False):
         self.name = "reinforce" if reinforce else "ppo"
         self.cfg, self.reinforce = cfg, reinforce
@@ -134,7 +134,7 @@ class PPOStrategy:
         torch.set_rng_state(state["torch_rng"])
 
 
-def make_strategy(name: str, seed: int = 0, cfg: PPOConfig = PPOConfig(), space: CellSpace = CellSpace()):
+def make_strategy(name: str, seed: int = 0, cfg: PPOConfig = PPOConfig(), space: SearchSpace = CELLS):
     if name == "random":
         return RandomStrategy(space, seed)
     if name in ("ppo", "reinforce"):

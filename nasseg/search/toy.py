@@ -7,7 +7,7 @@ import time
 
 import numpy as np
 
-from ..space.genotype import CellSpace, Genotype
+from ..spaces import space_of
 
 
 class ToyTrainer:
@@ -17,7 +17,8 @@ class ToyTrainer:
     def stage1(self, text: str, seed: int) -> dict:
         self.calls += 1
         time.sleep(self.sleep)
-        d = CellSpace.to_decisions(Genotype.from_text(text))
+        space = space_of(text)
+        d = space.to_decisions(space.parse(text))
         if self.fail_every and (seed % 1000 + 1) % self.fail_every == 0:
             raise FloatingPointError("stage-1 loss became nan (toy failure)")
         r = float(np.mean([v == 0 for v in d]))

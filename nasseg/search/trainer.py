@@ -11,7 +11,7 @@ from typing import Optional
 
 import torch
 
-from ..space.genotype import Genotype
+from ..spaces import get_space
 from .inner import InnerConfig, architecture_cost, run_stage1, run_stage2
 
 _CONTEXTS: dict = {}
@@ -24,12 +24,14 @@ class CacheTrainer:
     num_classes: int = 21
     in_memory: bool = True
     threads: Optional[int] = None
+    space: str = "cells"  # search.search_space
+    system: str = "cells"  # which params sections (Params.for_system): cells or wacv
 
     def _context(self):
         key = (self.params_path, self.in_memory)
         if key not in _CONTEXTS:
             from ..cache import FeatureCache
-            from ..cache.precompute import cache_fingerprint, load_frozen_encoder
+            from ..cache.precompute import cache_fingerprint
             from ..config import load_params
             from ..data import open_set
             from ..data.transforms import SegmentationTransform
@@ -38,11 +40,15 @@ class CacheTrainer:
             if self.threads:
                 torch.set_num_threads(self.threads)
             torch.set_flush_denormal(True)
-            p = load_params(self.params_path)
+            p = load_params(self.params_path).for_system(self.system)
             out = Path(p.precompute.out)
             train = FeatureCache(out / "train.h5", cache_fingerprint(p, "train"), in_memory=self.in_memory)
             val = FeatureCache(out / "val.h5", cache_fingerprint(p, "val"), in_memory=self.in_memory)
-            encoder = load_frozen_encoder(p)
+            from ..models.encoder import MobileNetV2Encoder, load_encoder_weights
+
+            encoder = MobileNetV2Encoder(taps=get_space(self.space).encoder_taps)  # only the blocks it reads
+            load_encoder_weights(encoder, Path(p.pretrain.out) / "encoder.pt")
+            encoder.eval()
             size = p.precompute.val_size
             s2_train = open_set("meta_train", p.data, SegmentationTransform.train(p.data.augment))
             s2_val = _Padded(open_set("meta_val", p.data, SegmentationTransform.eval()), size, pad_crop)
@@ -51,9 +57,10 @@ class CacheTrainer:
 
     def stage1(self, genotype_text: str, seed: int) -> dict:
         train, val, *_ = self._context()
-        g = Genotype.from_text(genotype_text)
-        decoder, scores, secs = run_stage1(g, train, val, self.inner, self.num_classes, seed)
-        params, madds = architecture_cost(g, self.inner, self.num_classes)
+        space = get_space(self.space)
+        g = space.parse(genotype_text)
+        decoder, scores, secs = run_stage1(g, train, val, self.inner, self.num_classes, seed, space)
+        params, madds = architecture_cost(g, self.inner, self.num_classes, space=space)
         reward = scores.reward
         if reward != reward:  # NaN
             raise FloatingPointError("stage-1 reward is NaN (no scorable class in meta-val)")
@@ -61,12 +68,10 @@ class CacheTrainer:
                 "state": {k: v.clone() for k, v in decoder.state_dict().items()}, "params": params, "madds": madds}
 
     def stage2(self, genotype_text: str, stage1_out: dict, seed: int) -> dict:
-        from ..space.decoder import Decoder
-
         _, _, encoder, s2_train, s2_val = self._context()
-        g = Genotype.from_text(genotype_text)
-        decoder = Decoder(g, num_classes=self.num_classes, width=self.inner.width, repeats=self.inner.repeats,
-                          aux=self.inner.aux)
+        decoder = get_space(self.space).build_decoder(genotype_text, num_classes=self.num_classes,
+                                                      width=self.inner.width, repeats=self.inner.repeats,
+                                                      aux=self.inner.aux)
         decoder.load_state_dict(stage1_out["state"])
         scores, secs = run_stage2(decoder, encoder, s2_train, s2_val, self.inner, self.num_classes, seed)
         if scores.reward != scores.reward:

@@ -1,0 +1,135 @@
+"""The second system's training (WACV 2020, SPEC §9): template architectures on CamVid and Cityscapes.
+
+Trains, on every dataset of ``wacv.train.datasets``, the ``wacv.train.archs`` best distinct
+architectures of the template search (``searched<k>``, by reward in the search's topk.json)
+and the published ``wacv.train.published`` ones (``wacv_arch0``, ``wacv_arch1``), at the
+final width (64) and separable repeats (2), from the pretrained encoder's first blocks, with
+that dataset's schedule. For each, ``<out>/<dataset>/<name>/`` holds ``model.pt`` (``nasseg
+evaluate|predict|export`` load it), ``card.json`` and ``history.tsv``; ``<report>/table.md``
+sets the results beside the paper's and ``<report>/metrics.json`` sums them up. Epoch
+checkpoints live in ``<resume>/<dataset>/<name>/`` (an interrupted run resumes there).
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Callable, Optional
+
+import torch
+
+from ..benchmark import count_madds, time_forward
+from ..config import Params, params_sha1
+from ..errors import NassegError
+from ..models import count_params, strip_aux
+from ..models.checkpoint import arch_of, save_checkpoint
+from ..models.zoo import PUBLISHED_TEMPLATES
+from ..training.distributed import Dist
+from .final import command_line, write_history
+from .runner import train_arch, write_json_atomic
+
+# SPEC §9: test mIoU (%) and parameters of the published architectures; latency (ms) on a 1080Ti.
+PAPER_WACV = {
+    "wacv_arch0": {"camvid": 63.2, "cityscapes": 67.8, "params": 280_147, "ms_2048x1024": 52.25, "ms_480x360": 8.97},
+    "wacv_arch1": {"camvid": None, "cityscapes": None, "params": 268_235, "ms_2048x1024": 97.11, "ms_480x360": 11.51},
+}
+DATASET_TITLES = {"camvid": "CamVid (11 classes)", "cityscapes": "Cityscapes (19 classes)"}
+
+
+def wacv_archs(p: Params) -> list[dict]:
+    """The architectures to train: the search's best distinct ones, then the published ones."""
+    w = p.wacv.train
+    out = []
+    if w.archs:
+        path = Path(p.wacv.search.out) / w.strategy / "topk.json"
+        if not path.is_file():
+            raise NassegError(f"{path}: missing. Run `nasseg search --system wacv --strategy {w.strategy}` "
+                              "(or `dvc repro search_wacv`) first, or set wacv.train.archs to 0.")
+        top = json.loads(path.read_text())
+        if len(top) < w.archs:
+            raise NassegError(f"{path}: holds {len(top)} architecture(s), wacv.train.archs asks for {w.archs}. "
+                              "Raise wacv.search.max_trials or lower wacv.train.archs.")
+        for k, row in enumerate(top[:w.archs]):
+            out.append({"name": f"searched{k}", "genotype": row["genotype"], "reward": row["reward"]})
+    for name in w.published:
+        if name not in PUBLISHED_TEMPLATES:
+            raise NassegError(f"wacv.train.published: {name!r} is not a published template architecture; known: "
+                              f"{', '.join(PUBLISHED_TEMPLATES)}")
+        out.append({"name": name, "genotype": PUBLISHED_TEMPLATES[name], "reward": None})
+    return out
+
+
+def wacv_card(model: torch.nn.Module, *, name: str, genotype: str, dataset: str, p: Params, result: dict,
+              reward: Optional[float], schedule) -> dict:
+    w = p.wacv.train
+    inference = strip_aux(model).eval()
+    h, wd = (360, 480) if dataset == "camvid" else (1024, 2048)
+    madds, out_hw = count_madds(inference, (h, wd))
+    size = w.latency.size
+    x = torch.randn(1, 3, size, size, generator=torch.Generator().manual_seed(0))
+    torch.set_flush_denormal(True)
+    with torch.inference_mode():
+        mean, std = time_forward(lambda: inference(x), torch.device("cpu"), w.latency.runs, w.latency.warmup)
+    return {"name": name, "dataset": dataset, "genotype": genotype, "width": w.width, "repeats": w.repeats,
+            "params": count_params(inference), "madds": madds, "madds_input": [h, wd], "output": list(out_hw),
+            "val_set": schedule.val_set, "mean_iou": result["mean_iou"], "iou": result.get("iou"),
+            "search_reward": reward, "latency_ms": round(mean, 2), "latency_std_ms": round(std, 2),
+            "latency_input": size, "latency_device": "cpu", "threads": torch.get_num_threads(),
+            "latency_runs": w.latency.runs, "train_seconds": result["seconds"],
+            "schedule": [f"{ph.sets} x {ph.epochs}" + (f" ({ph.images_per_epoch} img/epoch)" if ph.images_per_epoch
+                                                       else "") for ph in schedule.phases],
+            "command": command_line(), "params_sha1": params_sha1(p, "pretrain", "wacv")}
+
+
+def table_markdown(cards: list[dict]) -> str:
+    lines = ["| model | dataset | mIoU (%) | params | MAdds (B) at the set's size | output | CPU latency (ms) |",
+             "|---|---|---|---|---|---|---|"]
+    for c in cards:
+        lines.append(f"| **{c['name']}** (ours, embedded) | {c['dataset']} ({c['val_set']}) | {100 * c['mean_iou']:.1f} | "
+                     f"{c['params']:,} | {c['madds'] / 1e9:.2f} ({c['madds_input'][1]}×{c['madds_input'][0]}) | "
+                     f"{c['output'][1]}×{c['output'][0]} | {c['latency_ms']:.1f} ± {c['latency_std_ms']:.1f} "
+                     f"({c['latency_input']}², {c['threads']} thr.) |")
+    for name, r in PAPER_WACV.items():
+        for ds in ("camvid", "cityscapes"):
+            if r[ds] is not None:
+                lines.append(f"| {name} (paper) | {ds} (real test/val) | {r[ds]} | {r['params']:,} | | | "
+                             f"{r['ms_2048x1024']} (2048×1024) / {r['ms_480x360']} (480×360), 1080Ti |")
+    return "\n".join(lines) + "\n"
+
+
+def run_wacv_train(p: Params, d: Optional[Dist] = None, task=None, log: Callable[[str], None] = print) -> list[dict]:
+    w = p.wacv.train
+    d = d or Dist()
+    archs = wacv_archs(p)
+    cards = []
+    for dataset in w.datasets:
+        q = p.for_system("wacv", dataset)
+        schedule = getattr(w, dataset)
+        for a in archs:
+            run_dir = Path(w.out) / dataset / a["name"]
+            run_dir.mkdir(parents=True, exist_ok=True)
+            if d.main:
+                log(f"{dataset}/{a['name']}: {a['genotype']}")
+            result, model = train_arch(q, a["genotype"], variant="none", width=w.width, repeats=w.repeats,
+                                       schedule=schedule, run_dir=Path(w.resume) / dataset / a["name"], d=d,
+                                       task=task, log=log, keep=True)
+            if not d.main:
+                continue
+            card = wacv_card(model, name=a["name"], genotype=a["genotype"], dataset=dataset, p=p, result=result,
+                             reward=a["reward"], schedule=schedule)
+            arch = arch_of(a["genotype"], num_classes=q.data.num_classes, width=w.width, repeats=w.repeats)
+            save_checkpoint(model, arch, card, run_dir / "model.pt")
+            write_history(result["history"], run_dir / "history.tsv")
+            write_json_atomic(card, run_dir / "card.json")
+            cards.append(card)
+    if d.main:
+        report = Path(w.report)
+        report.mkdir(parents=True, exist_ok=True)
+        text = ["# Template architectures trained (`nasseg train --system wacv`)", "",
+                "Ours: trained and scored on the embedded synthetic CamVid/Cityscapes-format sets; MAdds at the real "
+                "sets' sizes (CamVid 480×360, Cityscapes 2048×1024); CPU latency on this machine. The paper's rows: "
+                "real CamVid test / Cityscapes val on a 1080Ti.", "", table_markdown(cards)]
+        (report / "table.md").write_text("\n".join(text))
+        write_json_atomic({f"{c['dataset']}/{c['name']}": {k: c[k] for k in ("mean_iou", "params", "madds",
+                                                                           "latency_ms", "train_seconds")}
+                           for c in cards}, report / "metrics.json")
+    return cards
