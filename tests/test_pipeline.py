@@ -45,7 +45,20 @@ TINY = {
                                                                      "images_per_epoch": 4}],
                                                         "batch_size": 2, "val_set": "nyu_test"}}},
     "report": {"qualitative": {"images": 2, "models": ["found0"]}},
+    "wacv": {"data": {"embedded": {"camvid": {"train": 8, "val": 4, "test": 4}, "cityscapes": {"train": 6, "val": 3},
+                                   "camvid_size": [48, 64], "cityscapes_size": [48, 96]},
+                      "augment": {"min_side": 48, "crop": 48}},
+             "precompute": {"n": 16, "chunk": 8, "val_size": 64},
+             "search": {"max_trials": 2, "batch_size": 2,
+                        "stage1": {"epochs": 1, "batch_size": 8, "samples_per_epoch": 16},
+                        "stage2": {"batch_size": 4, "max_images": 8}},
+             "train": {"archs": 1, "published": ["wacv_arch0"], "latency": {"size": 64, "runs": 1, "warmup": 0},
+                       "camvid": {"phases": [{"sets": "camvid_train", "epochs": 1, "images_per_epoch": 4}],
+                                  "batch_size": 2, "val_set": "camvid_test"},
+                       "cityscapes": {"phases": [{"sets": "cityscapes_train", "epochs": 1, "images_per_epoch": 4}],
+                                      "batch_size": 2, "val_set": "cityscapes_val"}}},
 }
+TINY["benchmark"]["wacv"] = {"sizes": [[64, 128], [48, 64]], "runs": 1, "warmup": 0, "variants": ["eager"]}
 
 
 def _merge(base: dict, over: dict) -> dict:
@@ -115,9 +128,20 @@ def test_dvc_repro_tiny_profile_then_nothing_to_do(tmp_path):
     assert "paper: arch0" in (proj / "results/transfer/table2.md").read_text()
     assert "δ < 1.25" in (proj / "results/transfer/table3.md").read_text()
     assert (proj / "models/transfer/coco/found0/model.pt").is_file()
+    # the second system: template search on CamVid through the same `nasseg search`, training on both sets
+    w = json.loads((proj / "results/wacv/search/ppo/metrics.json").read_text())
+    assert w["sampled"] == 2 and w["done"] + w["failed"] == 2
+    top = json.loads((proj / "results/wacv/search/ppo/topk.json").read_text())
+    assert top and top[0]["genotype"].startswith("[[[")
+    wt = json.loads((proj / "results/wacv/train/metrics.json").read_text())
+    assert set(wt) == {"camvid/searched0", "camvid/wacv_arch0", "cityscapes/searched0", "cityscapes/wacv_arch0"}
+    assert (proj / "models/wacv/cityscapes/wacv_arch0/model.pt").is_file()
+    wb = json.loads((proj / "results/benchmark/wacv_metrics.json").read_text())
+    assert {(r["model"], tuple(r["input_hw"])) for r in wb["rows"]} >= {("wacv_arch0", (64, 128)), ("wacv_arch1", (48, 64))}
     # the report is last and shows everything; `dvc plots` finds every declared plot's data
     report = json.loads((proj / "results/report/summary.json").read_text())
     assert report["missing"] == [] and len(report["tables"]) == 3 and len(report["figures"]) == 6
+    assert {"WACV search", "WACV table", "WACV benchmark"} <= set(report["extra"])
     assert first.rstrip().rfind("Running stage 'report'") > first.rfind("Running stage 'transfer'")
     shown = subprocess.run([*dvc, "plots", "show", "--json"], cwd=proj, env=env, capture_output=True, text=True)
     assert shown.returncode == 0, shown.stderr
