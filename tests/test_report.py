@@ -17,6 +17,8 @@ from nasseg.report.doc import Document, Figure, Table, Text, parse_markdown_tabl
 from nasseg.report.screenshot import find_chromium, screenshot
 from nasseg.search.report import write_search_report
 from nasseg.search.store import TrialStore
+from nasseg.search.run import write_outputs
+from nasseg.models.zoo import PUBLISHED_TEMPLATES
 
 GENOTYPES = ["[[8,[0,0,5,2],[0,2,8,8],[0,5,1,4]],[[3,3],[3,2],[3,0]]]",
              "[[2,[1,0,3,6],[0,1,2,8],[2,0,6,1]],[[2,3],[3,1],[4,4]]]"]
@@ -50,6 +52,8 @@ def _fake_pipeline(root: Path) -> "Params":  # noqa: F821
                       "pretrain": {"out": str(root / "pretrain")}, "teacher": {"out": str(root / "teacher")},
                       "train": {"archs": 2, "out": str(root / "train"), "report": str(root / "train_report")},
                       "transfer": {"out": str(root / "transfer")},
+                      "wacv": {"search": {"search_space": "templates", "aux": "none", "out": str(root / "wacv_search")},
+                               "train": {"report": str(root / "wacv_train")}},
                       "report": {"out": str(root / "report"), "qualitative": {"images": 2,
                                                                               "models": ["found0", "found1"]}}})
     generate_embedded(p.data)
@@ -72,8 +76,20 @@ def _fake_pipeline(root: Path) -> "Params":  # noqa: F821
             store.finish(tid, "done", stage1_reward=r, stage2_reward=r, reward=r, objective=r, ran_stage2=1)
         store.close()
     write_search_report(root / "search")
+    store = TrialStore(root / "wacv_search" / "ppo" / "trials.db")  # the template search (WACV section)
+    for i in range(4):
+        tid = store.start(strategy="ppo", step=i // 2, slot=i % 2, genotype=PUBLISHED_TEMPLATES["wacv_arch0"],
+                          hash=f"t{i}", decisions=[0], log_prob=0.0, seed=i)
+        store.finish(tid, "done", stage1_reward=0.3, stage2_reward=0.3 + 0.01 * i, reward=0.3 + 0.01 * i,
+                     objective=0.3 + 0.01 * i, ran_stage2=1)
+    write_outputs(store.rows("ppo"), root / "wacv_search" / "ppo", "ppo")
+    store.close()
+    (root / "wacv_train").mkdir()
+    (root / "wacv_train" / "table.md").write_text("# title\n\n| model | dataset | mIoU (%) |\n|---|---|---|\n"
+                                                  "| **wacv_arch0** (ours, embedded) | camvid | 40.0 |\n")
     (root / "bench").mkdir()
     (root / "bench" / "table.md").write_text("| model | params |\n|---|---|\n| arch0 | 2,628,821 |\n")
+    (root / "bench" / "wacv_table.md").write_text("| model | input (W×H) |\n|---|---|\n| wacv_arch0 | 480×360 |\n")
     (root / "tricks").mkdir()
     (root / "tricks" / "metrics.json").write_text(json.dumps({"baseline": {"stage1_reward_mean": 0.1,
                                                                            "stage2_reward_mean": 0.2}}))
@@ -113,20 +129,21 @@ def test_report_names_every_table_and_figure_and_embeds_existing_images(built):
     p, summary, root = built
     assert summary["tables"] == list(TABLES) and summary["figures"] == list(FIGURES)
     assert summary["missing"] == []
+    assert {"WACV search", "WACV search progress", "WACV table", "WACV benchmark"} <= set(summary["extra"])
     html = Path(summary["html"]).read_text()
     md = Path(summary["markdown"]).read_text()
-    for label in TABLES + FIGURES + ("Search progress", "Training curves"):
+    for label in TABLES + FIGURES + ("Search progress", "Training curves", "WACV search progress"):
         assert label in html and label in md, label
     # the HTML is self-contained: no file or network references, every image inline and a real PNG
     srcs = re.findall(r'<img[^>]*src="([^"]+)"', html)
-    assert len(srcs) == len(FIGURES) + 2
+    assert len(srcs) == len(FIGURES) + 3  # + search progress, training curves, the template search
     for src in srcs:
         assert src.startswith("data:image/png;base64,")
         assert base64.b64decode(src.split(",", 1)[1])[:8] == PNG_MAGIC
     assert "http://" not in html and "https://" not in html
     # the Markdown twin links images that exist, relative to its own folder
     links = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", md)
-    assert len(links) == len(FIGURES) + 2
+    assert len(links) == len(FIGURES) + 3
     for link in links:
         assert (Path(summary["markdown"]).parent / link).is_file(), link
     # numbers come from the inputs: the cards' mIoU, the paper beside them, the search comparison
