@@ -14,7 +14,7 @@ Variants change how the same model runs, never its result (each variant's output
 compared with plain eager's): ``eager`` (``torch.no_grad``), ``inference_mode``,
 ``channels_last`` (NHWC memory layout, inference mode), ``compile`` (``torch.compile``,
 inference mode) and ``onnxruntime`` (the model exported to ONNX at the benchmark size by
-:mod:`nasseg.export` and run by an ONNX Runtime CPU session with as many intra-op threads as
+:mod:`nasseg.models.export` and run by an ONNX Runtime CPU session with as many intra-op threads as
 torch uses and denormals flushed to zero; CPU only: on other devices the variant is skipped
 and gives no row).
 """
@@ -29,7 +29,8 @@ import torch
 import torch.nn as nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from .models.zoo import build_model, count_params, strip_aux
+from .errors import ConfigError
+from .models.zoo import build_model, count_params, list_archs, strip_aux
 
 VARIANTS = ("eager", "inference_mode", "channels_last", "compile", "onnxruntime")
 CPU_ONLY = ("onnxruntime",)
@@ -52,6 +53,14 @@ class BenchRow:
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+
+def check_models(models: Sequence[str], key: str) -> None:
+    """Every model is a registered name or a genotype (text starting with ``[``); else a
+    ConfigError naming ``key`` and the registered names."""
+    unknown = [m for m in models if m not in list_archs() and not str(m).lstrip().startswith("[")]
+    if unknown:
+        raise ConfigError(f"{key}: unknown model(s) {unknown}; registered: {', '.join(list_archs())}")
 
 
 def count_madds(model: nn.Module, size) -> tuple[int, tuple]:
@@ -88,18 +97,11 @@ def time_forward(fn: Callable[[], torch.Tensor], device: torch.device, runs: int
 def _onnxruntime_runner(model: nn.Module, x: torch.Tensor) -> Callable[[], torch.Tensor]:
     import tempfile
 
-    import onnxruntime as ort
+    from .models.export import export_onnx, ort_session
 
-    from .export import export_onnx
-
-    opts = ort.SessionOptions()
-    opts.log_severity_level = 3
-    opts.intra_op_num_threads = torch.get_num_threads()
-    opts.inter_op_num_threads = 1
-    opts.add_session_config_entry("session.set_denormal_as_zero", "1")
     with tempfile.TemporaryDirectory(prefix="nasseg-ort-") as tmp:
         path = export_onnx(model, f"{tmp}/model.onnx", input_hw=tuple(x.shape[2:]), dynamic=False)
-        sess = ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
+        sess = ort_session(path, torch.get_num_threads(), denormal_as_zero=True)
     feed = {sess.get_inputs()[0].name: x.cpu().numpy()}
 
     def run():
@@ -164,3 +166,59 @@ def benchmark_model(name: str, *, size=512, runs: int = 100, warmup: int = 5,
         if progress:
             progress()
     return rows
+
+
+def with_reference_ratio(records: list[dict], reference: str) -> list[dict]:
+    """Each record with ``ratio_to_reference``: its latency over the reference model's on the
+    same device and variant (None where the reference has no such record)."""
+    ref = {(r["device"], r["variant"]): r["mean_ms"] for r in records if r["model"] == reference}
+    return [{**r, "ratio_to_reference": r["mean_ms"] / ref[(r["device"], r["variant"])]
+             if (r["device"], r["variant"]) in ref else None} for r in records]
+
+
+def latency_table(records: list[dict], models: Sequence[str], variants: Sequence[str],
+                  reference: str) -> tuple[list[str], list[list]]:
+    """(header, rows) in Table 1's layout: one row per model and device, a latency column per
+    variant (a CPU-only variant's cell on CUDA reads "n/a"), the ratio to ``reference`` under
+    the first variant and the largest output difference to eager."""
+    base = variants[0]
+    header = ["model", "device", "threads", "params", "MAdds (B)", "output"] + \
+             [f"{v} ms" for v in variants] + [f"÷ {reference} ({base})", "max abs diff vs eager"]
+    body = []
+    for device in dict.fromkeys(d["device"] for d in records):
+        for name in models:
+            recs = {d["variant"]: d for d in records if d["model"] == name and d["device"] == device}
+            if not recs:
+                continue
+            first = next(recs[v] for v in variants if v in recs)
+            ratio = recs[base]["ratio_to_reference"] if base in recs else None
+            body.append([name, device, first["threads"], f"{first['params']:,}", f"{first['madds'] / 1e9:.2f}",
+                         "×".join(map(str, first["output_hw"]))]
+                        + [f"{recs[v]['mean_ms']:.1f} ± {recs[v]['std_ms']:.1f}" if v in recs else "n/a"
+                           for v in variants]
+                        + ["" if ratio is None else f"{ratio:.2f}",
+                           f"{max(r['max_abs_diff'] for r in recs.values()):.1e}"])
+    return header, body
+
+
+def sizes_table(records: list[dict], models: Sequence[str], sizes: Sequence[Sequence[int]],
+                variants: Sequence[str]) -> tuple[list[str], list[list]]:
+    """(header, rows) of the template system's benchmark: one row per model, device and input
+    size (H, W), sizes written W×H as the WACV paper does."""
+    header = ["model", "device", "threads", "params", "input (W×H)", "MAdds (B)", "output (W×H)"] + \
+             [f"{v} ms" for v in variants]
+    body = []
+    for device in dict.fromkeys(r["device"] for r in records):
+        for name in models:
+            for hw in sizes:
+                recs = {r["variant"]: r for r in records if r["model"] == name and r["device"] == device and
+                        tuple(r["input_hw"]) == tuple(hw)}
+                if not recs:
+                    continue
+                first = next(iter(recs.values()))
+                body.append([name, device, first["threads"], f"{first['params']:,}", f"{hw[1]}×{hw[0]}",
+                             f"{first['madds'] / 1e9:.2f}", f"{first['output_hw'][1]}×{first['output_hw'][0]}"]
+                            + [f"{recs[v]['mean_ms']:.1f} ± {recs[v]['std_ms']:.1f}" if v in recs else "n/a"
+                               for v in variants])
+    return header, body
+

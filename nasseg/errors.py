@@ -17,3 +17,7 @@ class DataError(NassegError):
 
 class ConfigError(NassegError):
     """A params.yaml key is missing, of the wrong type or out of range."""
+
+
+class GenotypeError(NassegError, ValueError):
+    """A genotype that is malformed or has an index out of range for its position."""

@@ -7,7 +7,10 @@ from typing import Optional
 import typer
 
 from nasseg.config import load_params
-from nasseg.progress import console, progress_bars, table
+from nasseg.progress import console, table
+from nasseg.transfer.run import run_transfer
+
+from .torchrun import run_distributed
 
 _PARAMS = typer.Option(Path("params.yaml"), "--params", "-p", help="params file; this stage reads `transfer`.")
 
@@ -33,9 +36,6 @@ def main(
     runs are reused; an interrupted run resumes from its last epoch (<transfer.resume>).
     Data-parallel with `torchrun --nproc_per_node N -m stages transfer`.
     """
-    from nasseg.training.distributed import init_from_env, shutdown
-    from nasseg.transfer.run import run_transfer
-
     p = load_params(params)
     if task or model:
         # named tasks / models outside params join the lists (and the tables); the tables also
@@ -44,15 +44,10 @@ def main(
         over = {"tasks": t.tasks + [x for x in (task or []) if x not in t.tasks],
                 "models": t.models + [x for x in (model or []) if x not in t.models]}
         p = p.model_copy(update={"transfer": type(t).model_validate({**t.model_dump(), **over})})
-    d = init_from_env()
-    try:
-        with progress_bars() as bars:
-            results = run_transfer(p, d=d, progress=bars if d.main else None,
-                                   log=lambda s: console.print(s, highlight=False),
-                                   only_tasks=task or None, only_models=model or None)
-    finally:
-        shutdown(d)
-    if not d.main:
+    main_process, results = run_distributed(
+        lambda p, d, bars, log: run_transfer(p, d=d, progress=bars, log=log, only_tasks=task or None,
+                                             only_models=model or None), p)
+    if not main_process:
         return
     rows = []
     for t, per in results.items():

@@ -1,5 +1,4 @@
 """The feature cache: atomic write, fingerprint refusal, reader shapes/dtypes/order."""
-import json
 import multiprocessing as mp
 import os
 

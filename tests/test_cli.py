@@ -67,3 +67,18 @@ def test_prepare_tiny_then_bad_file_stops_or_is_skipped(tmp_path):
     skipped = summary["skipped"]
     assert sum(len(v) for v in skipped.values()) == 1
     assert summary["sets"]["voc_train"]["source"] == "real"
+
+
+def test_older_spellings_redirect_to_the_commands_that_serve_them():
+    import pytest
+
+    from nasseg.errors import NassegError
+    from stages.cli import redirect
+
+    assert redirect(["train", "--system", "wacv", "-p", "x.yaml"]) == ["train-wacv", "-p", "x.yaml"]
+    assert redirect(["train", "--system=cells"]) == ["train"]
+    assert redirect(["prepare", "--only", "transfer"]) == ["prepare-transfer"]
+    assert redirect(["prepare", "--only=street", "--skip-bad"]) == ["prepare-street", "--skip-bad"]
+    assert redirect(["search", "--system", "wacv"]) == ["search", "--system", "wacv"]  # search serves both
+    with pytest.raises(NassegError, match="--only must be one of"):
+        redirect(["prepare", "--only", "everything"])

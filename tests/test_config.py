@@ -140,3 +140,39 @@ def test_params_are_frozen():
 def test_strict_types_are_not_coerced(raw, key):
     with pytest.raises(ConfigError, match=re.escape(key)):
         parse_params(raw)
+
+
+def _defaulted(full, given, prefix=""):
+    """Dotted keys of ``full`` (a model_dump) that ``given`` (its exclude_unset twin) lacks."""
+    out = []
+    if isinstance(full, dict):
+        for k, v in full.items():
+            key = f"{prefix}{k}"
+            if k not in given:
+                out.append(key)
+            else:
+                out += _defaulted(v, given[k], key + ".")
+    elif isinstance(full, list):
+        for i, (v, g) in enumerate(zip(full, given)):
+            out += _defaulted(v, g, f"{prefix}{i}.")
+    return out
+
+
+def test_params_yaml_writes_every_value_the_pipeline_uses():
+    """No hidden default: every key the pipeline reads is in params.yaml (so DVC tracks it and
+    `dvc exp run -S key=value` reaches it). Add a new key to params.yaml with its value."""
+    p = load_params(Path(__file__).resolve().parents[1] / "params.yaml")
+    missing = _defaulted(p.model_dump(), p.model_dump(exclude_unset=True))
+    assert not missing, f"keys taken from the code's defaults, not params.yaml: {', '.join(missing)}"
+
+
+def test_later_keys_at_their_default_leave_identities_unchanged():
+    from nasseg.config import identity_dump, params_sha1
+
+    p = parse_params({"search": {"stage2": {"epochs": 2}}})
+    assert "momentum" not in identity_dump(p.search)["stage2"] and "hidden" not in identity_dump(p.search)["ppo"]
+    same = parse_params({"search": {"stage2": {"epochs": 2, "momentum": 0.9, "weight_decay": 0.00001}}})
+    assert params_sha1(same, "search") == params_sha1(p, "search")
+    other = parse_params({"search": {"stage2": {"epochs": 2, "momentum": 0.5}}})
+    assert identity_dump(other.search)["stage2"]["momentum"] == 0.5
+    assert params_sha1(other, "search") != params_sha1(p, "search")

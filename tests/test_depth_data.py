@@ -14,19 +14,10 @@ import torch
 from PIL import Image
 
 from nasseg.errors import DataError
-from nasseg.transfer.depth_data import (
-    DepthDataset,
-    DepthPairs,
-    NYULabeled,
-    eigen_crop,
-    load_pair_list,
-    pairs_from_folders,
-    read_depth_png,
-    read_nyu_splits,
-    write_nyu_labeled,
-    write_nyu_splits,
-)
-from nasseg.transfer.synthetic_depth import labeled_frame, write_nyu_embedded
+from nasseg.synthetic.depth import labeled_frame, write_nyu_embedded
+from nasseg.transfer.depth_data import (DepthDataset, DepthPairs, eigen_crop, load_pair_list, pairs_from_folders,
+                                        read_depth_png)
+from nasseg.transfer.nyu import NYULabeled, read_nyu_splits, write_nyu_labeled, write_nyu_splits
 
 REAL = Path(__file__).resolve().parents[2] / "shared" / "realdata" / "nyu_depth_v2"
 needs_real = pytest.mark.skipif(not REAL.is_dir(), reason="../shared/realdata absent")
@@ -290,11 +281,12 @@ def test_synthetic_writer_reproducible_and_plausible(tmp_path):
 
 
 def test_synthetic_objects_nearer_than_the_wall_behind():
-    from nasseg.transfer.synthetic_depth import _rng, random_camera, random_room, render
+    from nasseg.synthetic.depth import random_camera, random_room, render
+    from nasseg.synthetic.seeding import scene_rng
 
     checked = 0
     for i in range(8):
-        rng = _rng(0, "nyu-labeled", i)
+        rng = scene_rng(0, "nyu-labeled", i)
         room = random_room(rng)
         cam = random_camera(rng, room)
         _, dense, _ = render(room, cam, (160, 120), rng)

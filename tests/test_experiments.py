@@ -8,7 +8,7 @@ import torch
 
 from conftest import run_cli
 from nasseg.config import parse_params
-from nasseg.data.catalog import build_lists, generate_embedded
+from nasseg.data.prepare import build_lists, generate_embedded
 from nasseg.errors import NassegError
 from nasseg.experiments.ablate import run_ablate, wins
 from nasseg.experiments.correlate import bucket_of, run_correlate, select, spearman
@@ -16,7 +16,7 @@ from nasseg.experiments.final import run_train
 from nasseg.models.checkpoint import arch_of, load_checkpoint, save_checkpoint
 from nasseg.models.encoder import MobileNetV2Encoder
 from nasseg.search.store import TrialStore
-from nasseg.space.genotype import CellSpace
+from nasseg.spaces.cells.genotype import CellSpace
 
 TINY_SCHEDULE = {"phases": [{"sets": "trainaug", "epochs": 1, "images_per_epoch": 4},
                             {"sets": "voc_train", "epochs": 1, "images_per_epoch": 4}],

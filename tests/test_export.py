@@ -10,10 +10,12 @@ import torch.nn as nn
 import typer
 from typer.testing import CliRunner
 
-import nasseg.export as ex
+import nasseg.models.export as ex
+import nasseg.tools.export as tool
 from nasseg.benchmark import benchmark_model
 from nasseg.errors import NassegError
 from nasseg.models.checkpoint import arch_of, load_checkpoint, save_checkpoint
+from nasseg.models.resolve import load_model, resolve
 from nasseg.models.zoo import build_model, count_params, strip_aux
 
 SMALL = "[[4,[0,1,2,1]],[[0,3],[1,4]]]"  # global pooling as op0; joins strides 4 and 32, then 8 and that
@@ -39,7 +41,7 @@ def eager(model, x):
 
 @pytest.mark.parametrize("spec,kw", [("arch2", {"width": 16, "repeats": 1}), ("lraspp_mbv3", {})])
 def test_onnx_and_torchscript_match_eager_at_export_and_other_sizes(tmp_path, spec, kw):
-    model = lively(ex.resolve_model(spec, **kw)[0])
+    model = lively(strip_aux(load_model(spec, allow_untrained=True, **kw)[0]))
     path = ex.export_onnx(model, tmp_path / "m.onnx", input_hw=(64, 64))
     dims = onnx.load(str(path)).graph.input[0].type.tensor_type.shape.dim
     assert [d.dim_param or d.dim_value for d in dims] == ["batch", 3, "height", "width"]
@@ -60,7 +62,7 @@ def test_onnx_and_torchscript_match_eager_at_export_and_other_sizes(tmp_path, sp
 
 
 def test_check_reports_a_mismatch_without_raising(tmp_path):
-    a = lively(ex.resolve_model(SMALL, width=16, repeats=1)[0])
+    a = lively(strip_aux(load_model(SMALL, allow_untrained=True, width=16, repeats=1)[0]))
     path = ex.export_onnx(a, tmp_path / "a.onnx", input_hw=(64, 64), dynamic=False)
     torch.manual_seed(5)
     b = lively(strip_aux(build_model(SMALL, width=16, repeats=1)).eval())
@@ -89,7 +91,7 @@ def test_export_from_checkpoint_writes_files_and_record(tmp_path):
     trained = lively(build_model(SMALL, num_classes=21, width=16, repeats=1, aux="clf"))
     ck = tmp_path / "models/train/found0/model.pt"
     save_checkpoint(trained, arch_of(genotype=SMALL, num_classes=21, width=16, repeats=1), {"epochs": 1}, ck)
-    rec = ex.export(str(ck), tmp_path / "export", input_hw=(64, 64))
+    rec = tool.export(str(ck), tmp_path / "export", input_hw=(64, 64))
     assert rec["name"] == "found0" and rec["ok"] and not rec["untrained"]
     assert rec["params"] == count_params(trained) and rec["opset"] == 17 and rec["exporter"] == "legacy"
     for f in ("found0.onnx", "found0.ts.pt", "found0.export.json"):
@@ -106,25 +108,25 @@ def test_export_from_checkpoint_writes_files_and_record(tmp_path):
 
 
 def test_zoo_and_genotype_names_and_bad_specs(tmp_path):
-    rec = ex.export(SMALL, tmp_path, formats=["onnx"], input_hw=(64, 64), num_classes=3, width=16, repeats=1,
+    rec = tool.export(SMALL, tmp_path, formats=["onnx"], input_hw=(64, 64), num_classes=3, width=16, repeats=1,
                     check=False)
     assert rec["name"].startswith("genotype-") and len(rec["name"]) == len("genotype-") + 8
     assert rec["untrained"] and rec["checks"] == {} and list(rec["files"]) == ["onnx"]
-    assert ex.export_name("arch2") == "arch2"
+    assert resolve("arch2").name == "arch2"
     with pytest.raises(NassegError, match=r"'arch9'.*arch0.*lraspp_mbv3"):
-        ex.resolve_model("arch9")
+        resolve("arch9")
     with pytest.raises(NassegError, match=r"models/train/nope/model.pt.*no such file"):
-        ex.resolve_model("models/train/nope/model.pt")
+        resolve("models/train/nope/model.pt")
     with pytest.raises(NassegError, match="genotype"):
-        ex.resolve_model("[[1,[0,0")
+        resolve("[[1,[0,0")
     with pytest.raises(NassegError, match="tflite"):
-        ex.export("arch2", tmp_path, formats=["tflite"])
+        tool.export("arch2", tmp_path, formats=["tflite"])
     with pytest.raises(NassegError, match="at least 32"):
         ex.export_onnx(nn.Identity(), tmp_path / "x.onnx", input_hw=(16, 16))
 
 
 def _cli():
-    from stages.export import main
+    from stages.tools.export import main
 
     app = typer.Typer()
     app.command()(main)
@@ -149,7 +151,7 @@ def test_export_command_table_and_failed_check(tmp_path, monkeypatch):
                 "sizes": [{"input": [1, 3, 64, 64], "output": [1, 21, 16, 16], "max_abs_diff": 0.5,
                            "max_abs_ref": 1.0, "max_rel_diff": 0.5, "ok": False}]}
 
-    monkeypatch.setattr(ex, "check_onnx", bad_check)
+    monkeypatch.setattr(tool, "check_onnx", bad_check)
     res = runner.invoke(_cli(), [str(ck), "--out", str(tmp_path / "ex"), "--height", "64", "--width", "64",
                                  "--format", "onnx"])
     assert isinstance(res.exception, NassegError)

@@ -14,11 +14,11 @@ import torch
 from PIL import Image
 from pycocotools import mask as mask_utils
 
-from nasseg.data import (COCOSegmentation, ListSegmentation, SBDSegmentation, VOCSegmentation, verify_dataset,
-                         voc_colormap)
-from nasseg.data.synthetic import (EmbeddedSpec, coco_label, coco_scene, embedded_layout, write_coco, write_sbd,
-                                   write_voc)
+from nasseg.data.datasets import COCOSegmentation, ListSegmentation, SBDSegmentation, VOCSegmentation, verify_dataset
+from nasseg.data.labels import voc_colormap
 from nasseg.errors import DataError
+from nasseg.synthetic.segmentation import (EmbeddedSpec, coco_label, coco_scene, embedded_layout, write_coco, write_sbd,
+                                           write_voc)
 
 REALDATA = Path(__file__).resolve().parents[2] / "shared" / "realdata"
 needs_realdata = pytest.mark.skipif(

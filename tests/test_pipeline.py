@@ -69,7 +69,7 @@ def _merge(base: dict, over: dict) -> dict:
 
 
 def _copy_project(dst: Path) -> None:
-    files = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True).stdout.split()
+    files = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard"], cwd=ROOT, capture_output=True, text=True).stdout.split()
     if not files:
         pytest.skip("the project is not a git checkout; cannot tell its files from build outputs")
     for f in files:

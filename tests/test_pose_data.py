@@ -15,13 +15,15 @@ import torch
 from PIL import Image
 
 from nasseg.errors import DataError
-from nasseg.transfer.pose_data import (COCO_FLIP_PAIRS, COCO_KEYPOINTS, COCO_SKELETON, MPII_FLIP_PAIRS, MPII_JOINTS,
-                                       PoseDataset, crop_affine, crop_to_heatmap, decode_heatmaps, flip_back,
-                                       flip_joints, gaussian_heatmaps, heatmap_to_crop, heatmap_to_image,
-                                       invert_affine, load_coco_keypoints, load_mpii_gt, load_mpii_json,
-                                       load_mpii_official, mpii_official_headboxes, transform_points, warp_image,
-                                       write_mpii_gt)
-from nasseg.transfer.synthetic_pose import coco_image, mpii_image, write_coco_keypoints, write_mpii
+from nasseg.synthetic.pose import coco_image, mpii_image, write_coco_keypoints, write_mpii
+from nasseg.transfer.mpii import (load_mpii_gt, load_mpii_json, load_mpii_official, mpii_official_headboxes,
+                                  write_mpii_gt)
+from nasseg.transfer.pose_data import PoseDataset
+from nasseg.transfer.pose_formats import (COCO_FLIP_PAIRS, COCO_KEYPOINTS, COCO_SKELETON, MPII_FLIP_PAIRS, MPII_JOINTS,
+                                          load_coco_keypoints)
+from nasseg.transfer.pose_geometry import (crop_affine, crop_to_heatmap, decode_heatmaps, flip_back, flip_joints,
+                                           gaussian_heatmaps, heatmap_to_crop, heatmap_to_image, invert_affine,
+                                           transform_points, warp_image)
 
 REALDATA = Path(__file__).resolve().parents[2] / "shared" / "realdata"
 
@@ -480,7 +482,7 @@ def test_synthetic_left_right_cue_is_chiral():
 
     from PIL import ImageDraw
 
-    from nasseg.transfer.synthetic_pose import draw_figure, make_figure
+    from nasseg.synthetic.pose import draw_figure, make_figure
 
     w, h = 161, 128
     fig = make_figure(np.random.default_rng(2), 110.0, (80.0, 64.0))

@@ -8,14 +8,15 @@ import typer
 from PIL import Image
 from typer.testing import CliRunner
 
-from nasseg.data.palette import voc_colormap
+from nasseg.data.labels import voc_colormap
 from nasseg.errors import DataError, NassegError
 from nasseg.models import build_model
 from nasseg.models.checkpoint import arch_of, save_checkpoint
-from nasseg.predict import (colorize, depth_to_mm, output_names, overlay, predict_depth, predict_paths, predict_pose,
-                            predict_segmentation, resolve)
+from nasseg.tools.predict import load_predictor
+from nasseg.tools.predict import output_names, predict_depth, predict_paths, predict_pose, predict_segmentation
+from nasseg.tools.render import colorize, depth_to_mm, overlay
 from nasseg.transfer.depth_data import read_depth_png
-from nasseg.transfer.pose_data import COCO_FLIP_PAIRS, COCO_KEYPOINTS
+from nasseg.transfer.pose_formats import COCO_FLIP_PAIRS, COCO_KEYPOINTS
 
 GENO = "[[8,[0,0,5,2],[0,2,8,8],[0,5,1,4]],[[3,3],[3,2],[3,0]]]"
 DEPTH_META = {"task": "nyu", "stride": 4, "output": "depth_m", "max_depth": 10.0}
@@ -121,29 +122,29 @@ def test_names_resolve_to_stage_checkpoints_with_clear_errors(ckpts, tmp_path):
     for name, stage in (("found0", "nasseg train"), ("nyu/found1", "nasseg transfer"),
                         ("coco/refinenet_lw_mbv2", "nasseg transfer"), ("teacher", "nasseg teacher")):
         with pytest.raises(NassegError, match=stage):
-            resolve(name, root=tmp_path)
+            load_predictor(name, root=tmp_path)
     with pytest.raises(NassegError, match="--untrained"):
-        resolve("arch0", root=tmp_path)
+        load_predictor("arch0", root=tmp_path)
     with pytest.raises(NassegError, match="--untrained"):
-        resolve(GENO, root=tmp_path)
+        load_predictor(GENO, root=tmp_path)
     with pytest.raises(NassegError, match="neither a checkpoint"):
-        resolve("no_such_model", root=tmp_path)
-    model, info = resolve(GENO, root=tmp_path, allow_untrained=True)
+        load_predictor("no_such_model", root=tmp_path)
+    model, info = load_predictor(GENO, root=tmp_path, allow_untrained=True)
     assert info["task"] == "segmentation" and info["meta"]["untrained"]
     for rel, ck in (("models/train/found0/model.pt", "seg"), ("models/transfer/nyu/found0/model.pt", "depth"),
                     ("models/transfer/coco/found0/model.pt", "pose")):
         (tmp_path / rel).parent.mkdir(parents=True)
         (tmp_path / rel).write_bytes(ckpts[ck].read_bytes())
-    assert resolve("found0", root=tmp_path)[1]["task"] == "segmentation"
-    assert resolve("nyu/found0", root=tmp_path)[1]["task"] == "depth"
-    model, info = resolve("coco/found0", root=tmp_path)
+    assert load_predictor("found0", root=tmp_path)[1]["task"] == "segmentation"
+    assert load_predictor("nyu/found0", root=tmp_path)[1]["task"] == "depth"
+    model, info = load_predictor("coco/found0", root=tmp_path)
     assert info["task"] == "pose" and info["meta"]["input_wh"] == [48, 64] and not model.training
 
 
 def test_depth_colour_map_and_millimetre_png(ckpts, images, tmp_path):
     recs = predict_paths(str(ckpts["depth"]), [images / "a.jpg", images / "b.png"], tmp_path)
     assert [r["task"] for r in recs] == ["depth", "depth"]
-    model, info = resolve(str(ckpts["depth"]))
+    model, info = load_predictor(str(ckpts["depth"]))
     for name in ("a.jpg", "b.png"):
         stem, (w, h) = name.split(".")[0], SIZES[name]
         depth = predict_depth(model, Image.open(images / name).convert("RGB"), info["meta"])
@@ -198,7 +199,7 @@ def test_pose_geometry_maps_heatmap_peaks_back_to_the_image():
 
 def test_cli_through_typer(ckpts, images, tmp_path):
     app = typer.Typer()
-    from stages.predict import main
+    from stages.tools.predict import main
 
     app.command()(main)
     (tmp_path / "in").mkdir()

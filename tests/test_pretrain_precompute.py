@@ -9,10 +9,10 @@ import torchvision
 from nasseg.cache import FeatureCache
 from nasseg.cache.precompute import cache_fingerprint, precompute
 from nasseg.config import parse_params
-from nasseg.data.catalog import build_lists, generate_embedded
+from nasseg.data.prepare import build_lists, generate_embedded
 from nasseg.errors import NassegError
 from nasseg.models.encoder import MobileNetV2Encoder
-from nasseg.training.recipes import build_teacher, run_pretrain, run_teacher
+from nasseg.training.recipes import run_pretrain, run_teacher
 
 
 def _params(root: Path, **over):

@@ -9,11 +9,11 @@ import pytest
 import torch
 
 from nasseg.config import parse_params
-from nasseg.data.catalog import build_lists, generate_embedded
+from nasseg.data.prepare import build_lists, generate_embedded
 from nasseg.models import build_model
 from nasseg.models.checkpoint import arch_of, save_checkpoint
 from nasseg.report import FIGURES, TABLES, build_report
-from nasseg.report.doc import Document, Figure, Table, Text, parse_markdown_table, to_html, to_markdown
+from nasseg.report.doc import Document, Table, Text, parse_markdown_table, to_html, to_markdown
 from nasseg.report.screenshot import find_chromium, screenshot
 from nasseg.search.report import write_search_report
 from nasseg.search.store import TrialStore

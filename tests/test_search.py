@@ -1,5 +1,4 @@
 """Controller, strategies, trial store, the search loop with a fake cheap trainer, resume after SIGKILL."""
-import json
 import os
 import signal
 import subprocess
@@ -15,11 +14,12 @@ import torch
 from nasseg.search.controller import Controller
 from nasseg.search.executor import Failure, LocalExecutor
 from nasseg.search.inner import EarlyTermination
-from nasseg.search.loop import Budget, HardwarePenalty, run_search
+from nasseg.config import HardwareParams, PPOParams, RayParams, TerminationParams
+from nasseg.search.loop import Budget, penalised, run_search
 from nasseg.search.store import TrialStore
-from nasseg.search.strategy import PPOConfig, PPOStrategy, RandomStrategy, make_strategy
+from nasseg.search.strategy import PPOStrategy, RandomStrategy, make_strategy
 from nasseg.search.toy import ToyTrainer
-from nasseg.space import CellSpace, Genotype
+from nasseg.spaces.cells import CellSpace, Genotype
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -53,7 +53,7 @@ def test_controller_log_prob_matches_sampling_and_is_seeded():
 
 
 def test_ppo_raises_probability_of_rewarded_genotype():
-    strat = PPOStrategy(seed=0, cfg=PPOConfig(lr=3e-3))
+    strat = PPOStrategy(seed=0, cfg=PPOParams(lr=3e-3))
     target = CellSpace.to_decisions(Genotype.from_text("[[0,[0,0,0,0],[0,0,0,0],[0,0,0,0]],[[0,0],[0,0],[0,0]]]"))
     before = float(strat.controller.log_prob([target])[0][0].detach())
     for _ in range(30):
@@ -75,23 +75,23 @@ def test_strategy_state_round_trip_reproduces_proposals(name):
 
 
 def test_early_termination_rule():
-    t = EarlyTermination(p0=0.0, decay=1.0, seed=0)  # p = 0: below the mean always stops
+    t = EarlyTermination(TerminationParams(p0=0.0, decay=1.0), seed=0)  # p = 0: below the mean always stops
     assert t.decide(0.5)  # first: no mean yet
     assert t.decide(0.6)  # above the running mean 0.5
     assert not t.decide(0.1)
-    t2 = EarlyTermination(p0=1.0, decay=1.0, seed=0)  # p = 1: never stops
+    t2 = EarlyTermination(TerminationParams(p0=1.0, decay=1.0), seed=0)  # p = 1: never stops
     assert all(t2.decide(r) for r in (0.5, 0.1, 0.0))
-    t3 = EarlyTermination(p0=0.9, decay=0.5, p_min=0.1)
+    t3 = EarlyTermination(TerminationParams(p0=0.9, decay=0.5, p_min=0.1))
     for r in (0.1, 0.2, 0.3):
         t3.decide(r)
     assert t3.p == pytest.approx(0.1125)
 
 
 def test_hardware_penalty():
-    h = HardwarePenalty("madds", target=1e9, weight=0.5)
-    assert h(0.8, 0, 5e8) == 0.8
-    assert h(0.8, 0, 4e9) == pytest.approx(0.4)
-    assert HardwarePenalty()(0.8, 0, 4e9) == 0.8
+    h = HardwareParams(metric="madds", target=1e9, weight=0.5)
+    assert penalised(0.8, 0, 5e8, h) == 0.8
+    assert penalised(0.8, 0, 4e9, h) == pytest.approx(0.4)
+    assert penalised(0.8, 0, 4e9, HardwareParams()) == 0.8
 
 
 def test_search_records_failures_and_goes_on(tmp_path):
@@ -189,7 +189,7 @@ def test_ray_executor_runs_a_small_search_on_local_cpus(tmp_path):
     pytest.importorskip("ray", reason="Ray is an optional extra: pip install 'nasseg[ray]'")
     from nasseg.search.executor import RayExecutor
 
-    ex = RayExecutor(workers=2, num_cpus=1, max_retries=1)
+    ex = RayExecutor(RayParams(workers=2, num_cpus=1, max_retries=1))
     try:
         store = TrialStore(tmp_path / "t.db")
         run_search(make_strategy("ppo", seed=0), FakeTrainer(fail_every=4), store, tmp_path / "s.pt",

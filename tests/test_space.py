@@ -13,9 +13,10 @@ import torch.nn.functional as F
 from nasseg.errors import NassegError
 from nasseg.models import PUBLISHED, build_model, count_params, strip_aux
 from nasseg.models.zoo import SegmentationModel
-from nasseg.space import CellSpace, Genotype, GenotypeError
-from nasseg.space.decoder import Decoder
-from nasseg.space.ops import NUM_OPS, OP_NAMES, OPS, SepConv, make_op
+from nasseg.errors import GenotypeError
+from nasseg.spaces.cells import CellSpace, Genotype
+from nasseg.spaces.cells.decoder import Decoder
+from nasseg.spaces.cells.ops import NUM_OPS, OP_NAMES, OPS, SepConv, make_op
 
 TAP_CHANNELS = (24, 32, 96, 320)
 ARCH0 = Genotype.from_text(PUBLISHED["arch0"])

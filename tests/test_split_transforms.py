@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from nasseg.data import SegmentationTransform, merge_pool, meta_split
-from nasseg.data.transforms import _MEAN_U8
+from nasseg.data.split import merge_pool, meta_split
+from nasseg.data.transforms import IMAGENET_MEAN_U8, SegmentationTransform
 
 # ----------------------------------------------------------------------------- meta_split
 
@@ -186,7 +186,7 @@ def test_train_transform_pads_mask_with_void(seed):
     torch.manual_seed(seed)
     img, msk = tf(image, mask)
     assert img.shape == (3, 72, 72) and msk.shape == (72, 72)
-    fill = torch.tensor(_MEAN_U8, dtype=torch.float32)[:, None, None] / 255
+    fill = torch.tensor(IMAGENET_MEAN_U8, dtype=torch.float32)[:, None, None] / 255
     padded = ((img - fill).abs().amax(0) < 1e-6).numpy()
     assert padded.any() and not padded.all()
     # the padding, and only the padding, is void

@@ -10,10 +10,12 @@ import torch
 from PIL import Image
 
 from nasseg.data.datasets import ListSegmentation, verify_dataset
-from nasseg.data.street import (CAMVID_CLASSES, CITYSCAPES_CLASSES, CITYSCAPES_LABELS, CamVidSegmentation,
-                                CityscapesSegmentation, build_street_lists, cityscapes_train_ids, decode_labels)
-from nasseg.data.synthetic_street import write_camvid, write_cityscapes
+from nasseg.data.labels import (CAMVID_CLASSES, CITYSCAPES_CLASSES, CITYSCAPES_LABELS, cityscapes_train_ids,
+                                decode_labels)
+from nasseg.data.prepare_street import build_street_lists
+from nasseg.data.street import CamVidSegmentation, CityscapesSegmentation
 from nasseg.errors import DataError
+from nasseg.synthetic.street import write_camvid, write_cityscapes
 
 CAMVID_SIZES = {"train": 6, "val": 3, "test": 3}
 CITY_SIZES = {"train": 12, "val": 3}
@@ -185,13 +187,13 @@ def test_list_labels_header(synth, tmp_path):
     plain = tmp_path / "plain.lst"
     plain.write_text(f"# a comment\n{img}\t{lab}\textra-column\n")
     ds = ListSegmentation(plain, num_classes=12)
-    assert ds.labels == "indices" and np.array_equal(ds[0][1].numpy(), raw)  # unchanged: 11 stays
+    assert ds.encoding == "indices" and np.array_equal(ds[0][1].numpy(), raw)  # unchanged: 11 stays
     with pytest.raises(DataError, match=r"\[11\]"):
         ListSegmentation(plain, num_classes=11).load(0)
     headed = tmp_path / "headed.lst"
     headed.write_text(f"# made by hand\n# labels: camvid\n{img}\t{lab}\textra-column\n")
     ds = ListSegmentation(headed, num_classes=11)
-    assert ds.labels == "camvid"
+    assert ds.encoding == "camvid"
     assert torch.equal(ds[0][1], CamVidSegmentation(base, "train")[0][1])
     assert (ds[0][1] == 255).any() and not (ds[0][1] == 11).any()
     late = tmp_path / "late.lst"

@@ -7,10 +7,11 @@ import torch
 from nasseg.models import build_model, count_params
 from nasseg.models.encoder import MobileNetV2Encoder
 from nasseg.models.zoo import PUBLISHED, PUBLISHED_PARAMS, PUBLISHED_TEMPLATES
-from nasseg.space.genotype import Genotype, GenotypeError
+from nasseg.errors import GenotypeError
+from nasseg.spaces.cells import Genotype
 from nasseg.spaces import CELLS, TEMPLATES, get_space, parse_genotype, space_of
-from nasseg.templates import TemplateDecoder, TemplateGenotype, TemplateSpace
-from nasseg.templates.genotype import stride_layers
+from nasseg.spaces.templates import TemplateDecoder, TemplateGenotype, TemplateSpace
+from nasseg.spaces.templates.genotype import stride_layers
 
 A0 = PUBLISHED_TEMPLATES["wacv_arch0"]
 A1 = PUBLISHED_TEMPLATES["wacv_arch1"]

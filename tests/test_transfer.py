@@ -13,7 +13,8 @@ from nasseg.config import parse_params
 from nasseg.errors import DataError, NassegError
 from nasseg.training.distributed import Dist
 from nasseg.transfer.metrics import DepthMeter, coco_keypoint_eval, depth_metrics, pckh
-from nasseg.transfer.pose_data import COCO_FLIP_PAIRS, MPII_FLIP_PAIRS, decode_heatmaps, flip_back
+from nasseg.transfer.pose_formats import COCO_FLIP_PAIRS, MPII_FLIP_PAIRS
+from nasseg.transfer.pose_geometry import decode_heatmaps, flip_back
 from nasseg.transfer.tasks import DepthObjective, berhu, heatmap_loss, predict_heatmaps
 
 # ----------------------------------------------------------------------------- PCKh
@@ -211,7 +212,7 @@ TINY_GENOTYPE = "[[2,[0,0,0,1],[1,2,3,4],[2,0,5,6]],[[0,1],[2,3],[4,5]]]"
 
 def test_transfer_runs_each_task_writes_tables_and_reuses(tmp_path):
     from nasseg.models.checkpoint import load_checkpoint
-    from nasseg.transfer.catalog import generate_transfer_embedded
+    from nasseg.transfer.prepare import generate_transfer_embedded
     from nasseg.transfer.run import run_transfer
 
     p = _tiny_params(tmp_path, [TINY_GENOTYPE])
@@ -259,7 +260,7 @@ def test_transfer_errors_name_the_fix(tmp_path):
     with pytest.raises(Exception, match="unknown set"):
         parse_params({"transfer": {"nyu": {"schedule": {"phases": [{"sets": "nyu_tran", "epochs": 1}]}}}})
     # MPII without its head boxes cannot be scored
-    from nasseg.transfer.catalog import generate_transfer_embedded
+    from nasseg.transfer.prepare import generate_transfer_embedded
     generate_transfer_embedded(p.transfer.data, tasks=("mpii",))
     (tmp_path / "data/mpii/annot/gt_valid.mat").unlink()
     with pytest.raises(DataError, match="gt_valid.mat"):

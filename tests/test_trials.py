@@ -1,4 +1,5 @@
-"""`nasseg trials` (browse a trial store read-only) and `nasseg arch show|list`."""
+"""`nasseg trials` (browse a trial store read-only), `nasseg arch show|list` and `nasseg draw`, on
+genotypes of both search spaces."""
 import hashlib
 import json
 
@@ -7,12 +8,13 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from nasseg.errors import NassegError
+from nasseg.errors import GenotypeError, NassegError
+from nasseg.models.zoo import PUBLISHED_TEMPLATES
 from nasseg.progress import console
-from nasseg.browse import find, open_store, query, summary
 from nasseg.search.store import TrialStore
-from nasseg.space import CellSpace, Genotype, GenotypeError
-from nasseg.cards import describe, output_stride
+from nasseg.spaces.cells import CellSpace, Genotype
+from nasseg.spaces.cells.describe import describe, output_stride
+from nasseg.tools.trials import find, open_store, query, summary
 
 ARCH0 = "[[8,[0,0,5,2],[0,2,8,8],[0,5,1,4]],[[3,3],[3,2],[3,0]]]"
 OOM = "RuntimeError: CUDA out of memory. Tried to allocate 2.00 GiB\n  File \"trainer.py\", line 1, in stage1"
@@ -166,7 +168,8 @@ def test_describe_in_words():
 # --------------------------------------------------------------------------- through Typer
 @pytest.fixture
 def cli(monkeypatch):
-    from stages.trials import arch_app, trials
+    from stages.tools.arch import app as arch_app
+    from stages.tools.trials import main as trials
 
     monkeypatch.setattr(console, "width", 250)  # no wrapping inside the tables
     app = typer.Typer()
@@ -188,9 +191,10 @@ def test_trials_tables_json_and_one_record(cli, search_dir):
     assert data["summary"]["ppo"]["failed"] == 2
     res = cli("trials", root, "--failure", "oom")
     assert res.exit_code == 0 and "oom: RuntimeError: CUDA out of memory" in res.output
-    res = cli("trials", root, "--genotype", "ppo:3")
+    res = cli("trials", root, "--genotype", "ppo:3", "--no-draw")
     assert res.exit_code == 0 and "File \"trainer.py\"" in res.output and "genotype in words" in res.output
-    res = cli("trials", root, "--genotype", "ppo:1")
+    assert "wrote" not in res.output
+    res = cli("trials", root, "--genotype", "ppo:1", "--no-draw")
     assert res.exit_code == 0 and "metrics per stage" in res.output and "mean_iou" in res.output
     res = cli("trials", root, "--sort", "speed")
     assert res.exit_code != 0 and "choose one of" in str(res.exception)
@@ -215,3 +219,61 @@ def test_arch_show_bad_genotype_and_baseline(cli, tmp_path):
     assert "no diagram" in res.output and not list(tmp_path.iterdir())
     res = cli("arch", "list")
     assert res.exit_code == 0 and "arch0" in res.output and "baseline" in res.output
+
+
+# --------------------------------------------------------------------------- both search spaces
+@pytest.fixture(scope="module")
+def template_store(tmp_path_factory):
+    """A template-space search store written by the toy trainer (as test_templates' search loop)."""
+    from nasseg.search.loop import Budget, run_search
+    from nasseg.search.strategy import make_strategy
+    from nasseg.search.toy import ToyTrainer
+    from nasseg.spaces import TEMPLATES
+
+    root = tmp_path_factory.mktemp("wacv-search")
+    store = TrialStore(root / "ppo" / "trials.db")
+    run_search(make_strategy("ppo", seed=0, space=TEMPLATES), ToyTrainer(), store, root / "ppo" / "state.pt",
+               budget=Budget(max_trials=4), batch_size=2, seed=0, log=lambda s: None)
+    store.close()
+    return root
+
+
+def test_trials_genotype_of_a_template_trial_in_words_and_a_diagram(cli, template_store, tmp_path):
+    res = cli("trials", template_store, "--genotype", "ppo:2", "--out", tmp_path)
+    assert res.exit_code == 0, res.output
+    assert "genotype in words (templates space)" in res.output and "template 0:" in res.output
+    assert "layer 6 -> pool 8" in res.output and "head: concat" in res.output
+    for suffix in (".png", ".svg"):
+        path = tmp_path / f"trial-ppo-2{suffix}"
+        assert path.stat().st_size > 0 and f"wrote {path}" in res.output
+    res = cli("trials", template_store, "--genotype", "ppo:1", "--json")
+    assert res.exit_code == 0, res.output
+    (match,) = json.loads(res.stdout)["matches"]
+    assert match["space"] == "templates" and match["description"][0].startswith("template 0:")
+    text = match["genotype"]
+    assert [r["id"] for r in find(open_store(template_store), text)] == [1]  # a template genotype as the key
+
+
+def test_arch_show_a_template_architecture(cli, tmp_path):
+    res = cli("arch", "show", "wacv_arch0", "--out", tmp_path, "--size", 64)
+    assert res.exit_code == 0, res.output
+    assert "genotype in words (templates space)" in res.output
+    assert "layer 0 -> pool 2: template 0 on tap 0" in res.output
+    assert "279,059" in res.output and "19 classes" in res.output  # the published count (Cityscapes)
+    assert "16x16 (stride 4)" in res.output
+    assert (tmp_path / "wacv_arch0.png").stat().st_size > 0 and (tmp_path / "wacv_arch0.svg").stat().st_size > 0
+    res = cli("arch", "show", "wacv_arch1", "--no-draw", "--size", 64, "--num-classes", 11)
+    assert res.exit_code == 0 and "11 classes" in res.output and "wrote" not in res.output
+
+
+@pytest.mark.parametrize("arch", ["arch1", "wacv_arch1", PUBLISHED_TEMPLATES["wacv_arch0"]])
+def test_draw_either_space(arch, tmp_path):
+    from stages.tools.draw import main
+
+    app = typer.Typer()
+    app.command()(main)
+    res = CliRunner().invoke(app, [arch, "--out", str(tmp_path / "d")])
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "d.png").stat().st_size > 0 and (tmp_path / "d.svg").stat().st_size > 0
+    res = CliRunner().invoke(app, ["lraspp_mbv3", "--out", str(tmp_path / "e")])
+    assert isinstance(res.exception, NassegError) and "nothing to draw" in str(res.exception)

@@ -12,7 +12,8 @@ from nasseg.errors import NassegError
 from nasseg.models import PUBLISHED, build_model, count_params, list_archs, load_encoder_weights
 from nasseg.models.encoder import TAP_CHANNELS, MobileNetV2Encoder
 from nasseg.models.zoo import arch_info
-from nasseg.space import Genotype, GenotypeError
+from nasseg.errors import GenotypeError
+from nasseg.spaces.cells import Genotype
 
 STRIDES = {
     "arch0": 4,

@@ -11,12 +11,14 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Subset
 
-from ..data import SegmentationTransform, open_set
+from ..config import Stage1Params
+from ..data.catalog import open_set
+from ..data.transforms import SegmentationTransform
 from ..models.zoo import PUBLISHED
-from ..space import Genotype
-from ..space.decoder import Decoder
+from ..spaces.cells import Genotype
+from ..spaces.cells.decoder import Decoder
 from ..training.fit import seed_everything
-from ..training.stage1 import Stage1Config, train_decoder_epoch
+from ..training.stage1 import train_decoder_epoch
 from .precompute import load_frozen_encoder, load_frozen_teacher
 from .store import FeatureCache
 
@@ -27,7 +29,7 @@ def _decoder(genotype: str, num_classes: int, width: int, repeats: int) -> Decod
                    width=width, repeats=repeats, aux="cell")
 
 
-def _epoch_seconds(decoder: Decoder, batches, cfg: Stage1Config) -> float:
+def _epoch_seconds(decoder: Decoder, batches, cfg: Stage1Params) -> float:
     opt = torch.optim.Adam(decoder.parameters(), lr=cfg.lr)
     t0 = time.perf_counter()
     train_decoder_epoch(decoder, batches, opt, cfg)
@@ -42,7 +44,7 @@ def run_bench_cache(params, *, arch: str = "arch0", samples: Optional[int] = Non
     torch.set_flush_denormal(True)
     path = Path(params.precompute.out) / "train.h5"
     num_classes = params.data.num_classes
-    cfg = Stage1Config(batch_size=batch_size)
+    cfg = Stage1Params(batch_size=batch_size)  # the schema's stage-1 defaults (lr, loss weights, clip)
     out: dict = {"arch": arch, "width": width, "repeats": repeats, "batch_size": batch_size,
                  "threads": torch.get_num_threads()}
     with FeatureCache(path) as cache:

@@ -9,21 +9,18 @@ full-resolution labels (rewards are computed at full resolution).
 from __future__ import annotations
 
 import hashlib
-import json
 from pathlib import Path
-from typing import Optional
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, Subset
 
-from ..data import SegmentationTransform, open_set
-from ..data.catalog import lists_dir
+from ..data.catalog import lists_dir, open_set
+from ..data.transforms import SegmentationTransform
 from ..errors import NassegError
 from ..models.encoder import MobileNetV2Encoder, load_encoder_weights
 from ..training.fit import seed_everything
-from ..training.recipes import _load_model_weights, build_teacher
+from ..training.recipes import build_teacher, load_teacher_weights
 from .store import CacheSpec, write_cache
 
 
@@ -62,7 +59,7 @@ def load_frozen_encoder(params) -> MobileNetV2Encoder:
 
 def load_frozen_teacher(params) -> torch.nn.Module:
     teacher = build_teacher(params)
-    _load_model_weights(teacher, Path(params.teacher.out) / "teacher.pt")
+    load_teacher_weights(teacher, Path(params.teacher.out) / "teacher.pt")
     return teacher.eval()
 
 

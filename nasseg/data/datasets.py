@@ -18,7 +18,7 @@ from torch.utils.data import Dataset
 
 from ..errors import DataError
 from .io import check_mask, read_image, read_mask
-from .palette import COCO_TO_VOC, VOID
+from .labels import COCO_TO_VOC, LABEL_ENCODINGS, VOID, decode_labels
 
 Transform = Callable[[torch.Tensor, torch.Tensor], tuple]
 
@@ -33,7 +33,10 @@ class Sample:
 
 
 class SegmentationDataset(Dataset):
-    """Shared behaviour: existence checks, optional skipping, item loading and checking."""
+    """Shared behaviour: existence checks, optional skipping, item loading and checking.
+    Masks are read as stored and decoded by ``encoding`` (see :func:`~nasseg.data.labels.decode_labels`)."""
+
+    encoding = "indices"
 
     def __init__(
         self,
@@ -71,7 +74,7 @@ class SegmentationDataset(Dataset):
         return len(self.samples)
 
     def load_mask(self, sample: Sample) -> np.ndarray:
-        return read_mask(sample.mask)
+        return decode_labels(read_mask(sample.mask), self.encoding, f"{self.source}: mask {sample.mask}")
 
     def load(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
         """The raw, checked pair (no transforms)."""
@@ -92,7 +95,7 @@ class SegmentationDataset(Dataset):
         return f"{type(self).__name__}({self.source}, {len(self)} samples)"
 
 
-def _require_dir(path: Path, what: str, hint: str) -> Path:
+def require_dir(path: Path, what: str, hint: str) -> Path:
     path = Path(path)
     if not path.is_dir():
         raise DataError(f"{path}: {what} not found. {hint}")
@@ -113,7 +116,7 @@ class VOCSegmentation(SegmentationDataset):
     ImageSets/Segmentation/<split>.txt."""
 
     def __init__(self, root, split: str = "train", transforms=None, *, num_classes=21, skip_bad=False):
-        root = _require_dir(
+        root = require_dir(
             root, "VOC root", "Point data.sources.voc at the folder that holds JPEGImages/ (…/VOCdevkit/VOC2012)."
         )
         ids = _read_ids(root / "ImageSets" / "Segmentation" / f"{split}.txt", "VOC")
@@ -127,7 +130,7 @@ class SBDSegmentation(SegmentationDataset):
     <split>.txt (the ``benchmark_RELEASE/dataset`` folder)."""
 
     def __init__(self, root, split: str = "train", transforms=None, *, num_classes=21, skip_bad=False):
-        root = _require_dir(
+        root = require_dir(
             root, "SBD root", "Point data.sources.sbd at the folder that holds cls/ and img/ (…/benchmark_RELEASE/dataset)."
         )
         ids = _read_ids(root / f"{split}.txt", "SBD")
@@ -141,22 +144,20 @@ class ListSegmentation(SegmentationDataset):
     as their object-mask column, are ignored; whitespace also separates). Paths are
     relative to ``root`` unless absolute. Masks may be PNG or SBD .mat files. A header
     line ``# labels: <encoding>`` before the first sample (``camvid``, ``cityscapes``, see
-    :func:`nasseg.data.street.decode_labels`) says how masks store classes; without one
-    they hold class indices. Other ``#`` lines are comments."""
+    :func:`nasseg.data.labels.decode_labels`) says how masks store classes (``encoding``);
+    without one they hold class indices. Other ``#`` lines are comments."""
 
     def __init__(self, list_file, root=".", transforms=None, *, num_classes=21, skip_bad=False):
-        from .street import LABEL_ENCODINGS
-
         list_file, root = Path(list_file), Path(root)
         if not list_file.is_file():
             raise DataError(f"{list_file}: list file not found. Run `nasseg prepare` or fix the path in params.yaml.")
         samples = []
-        self.labels = "indices"
+        self.encoding = "indices"
         for n, line in enumerate(list_file.read_text().splitlines(), 1):
             header = line.strip().lstrip("#").split(":", 1) if line.lstrip().startswith("#") else []
             if len(header) == 2 and header[0].strip().lower() == "labels":
-                self.labels = header[1].strip()
-                if samples or self.labels not in LABEL_ENCODINGS:
+                self.encoding = header[1].strip()
+                if samples or self.encoding not in LABEL_ENCODINGS:
                     raise DataError(f"{list_file}:{n}: {line.strip()!r}: the labels header must come before the "
                                     f"first sample and name one of {', '.join(LABEL_ENCODINGS)}.")
             if not line.strip() or line.lstrip().startswith("#"):
@@ -170,13 +171,6 @@ class ListSegmentation(SegmentationDataset):
             raise DataError(f"{list_file}: the list file is empty.")
         super().__init__(samples, transforms=transforms, num_classes=num_classes, skip_bad=skip_bad,
                          source=f"list {list_file}")
-
-    def load_mask(self, sample: Sample) -> np.ndarray:
-        if self.labels == "indices":
-            return read_mask(sample.mask)
-        from .street import decode_labels
-
-        return decode_labels(read_mask(sample.mask), self.labels, f"{self.source}: mask {sample.mask}")
 
 
 class COCOSegmentation(SegmentationDataset):
@@ -193,7 +187,7 @@ class COCOSegmentation(SegmentationDataset):
                  image_ids: Optional[Sequence[int]] = None):
         from pycocotools.coco import COCO
 
-        root = _require_dir(root, "COCO image folder", "Point data.sources.coco.root at the folder of the images.")
+        root = require_dir(root, "COCO image folder", "Point data.sources.coco.root at the folder of the images.")
         annotation_file = Path(annotation_file)
         if not annotation_file.is_file():
             raise DataError(f"{annotation_file}: COCO annotation file not found. Set data.sources.coco.annotations.")

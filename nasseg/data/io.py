@@ -1,4 +1,4 @@
-"""Reading images and masks with checks that name the file and the fix."""
+"""Reading images and masks with checks that name the file and the fix; writing MATLAB files reproducibly."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -8,7 +8,7 @@ import torch
 from PIL import Image, UnidentifiedImageError
 
 from ..errors import DataError
-from .palette import VOID
+from .labels import VOID
 
 
 def open_rgb(path: str | Path) -> Image.Image:
@@ -75,6 +75,19 @@ def read_mask(path: str | Path) -> np.ndarray:
     if arr.ndim != 2:
         raise DataError(f"{path}: mask must be 2-D (H x W), got shape {arr.shape}.")
     return arr
+
+
+def savemat_reproducible(path: str | Path, content: dict, header: bytes) -> None:
+    """``scipy.io.savemat`` (MATLAB v5, compressed) with ``header`` as the 116-byte text
+    header, where scipy stamps the creation time: the same content gives the same bytes
+    (DVC hashes bytes)."""
+    import scipy.io
+
+    if len(header) > 116:
+        raise ValueError(f"a MATLAB v5 text header holds 116 bytes, not {len(header)}")
+    scipy.io.savemat(path, content, do_compression=True)
+    with open(path, "r+b") as f:
+        f.write(header.ljust(116))
 
 
 def check_mask(mask: np.ndarray, image_hw: tuple[int, int], num_classes: int, where: str) -> None:

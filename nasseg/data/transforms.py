@@ -12,7 +12,7 @@ from torchvision.transforms.v2 import functional as F
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-_MEAN_U8 = tuple(int(round(255 * m)) for m in IMAGENET_MEAN)
+IMAGENET_MEAN_U8 = tuple(int(round(255 * m)) for m in IMAGENET_MEAN)
 
 
 class RandomScale:
@@ -46,7 +46,7 @@ class SegmentationTransform:
             steps.append(RandomScale(scale, min_side))
         if crop is not None:
             steps.append(v2.RandomCrop(crop, pad_if_needed=True,
-                                       fill={tv_tensors.Image: _MEAN_U8, tv_tensors.Mask: 255}))
+                                       fill={tv_tensors.Image: IMAGENET_MEAN_U8, tv_tensors.Mask: 255}))
         if flip:
             steps.append(v2.RandomHorizontalFlip(0.5))
         steps.append(v2.ToDtype(torch.float32, scale=True))  # images only; masks keep int64

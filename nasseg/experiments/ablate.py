@@ -8,7 +8,6 @@ and ``fig4_ablation.png``.
 """
 from __future__ import annotations
 
-import csv
 import json
 from pathlib import Path
 from typing import Callable
@@ -17,7 +16,9 @@ import numpy as np
 
 from ..config import Params
 from ..errors import NassegError
-from .runner import train_arch, write_json_atomic
+from ..markdown import markdown_table
+from ..outputs import write_json, write_tsv
+from .runner import train_arch
 
 LABELS = {"none": "none", "clf": "aux classifier", "cell": "aux cell"}
 
@@ -74,23 +75,20 @@ def run_ablate(p: Params, task=None, log: Callable[[str], None] = print) -> dict
 def write_ablation(rows: list[dict], variants: list[str], metrics: dict, out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     cols = ["rank", "hash", "reward", *variants, "best", "genotype"]
-    with open(out / "ablation.tsv", "w", newline="") as f:
-        wr = csv.writer(f, delimiter="\t")
-        wr.writerow(cols)
-        for r in rows:
-            best = max(variants, key=lambda v: r[v])
-            wr.writerow([r["rank"], r["hash"], f"{r['reward']:.4f}", *[f"{r[v]:.4f}" for v in variants], best,
-                         r["genotype"]])
-    lines = ["| arch | search reward | " + " | ".join(f"mIoU {LABELS[v]}" for v in variants) + " |",
-             "|---|---|" + "---|" * len(variants)]
+    write_tsv(out / "ablation.tsv", [{"rank": r["rank"], "hash": r["hash"], "reward": f"{r['reward']:.4f}",
+                                      **{v: f"{r[v]:.4f}" for v in variants},
+                                      "best": max(variants, key=lambda v: r[v]), "genotype": r["genotype"]}
+                                     for r in rows], cols)
+    body = []
     for r in rows:
         best = max(r[v] for v in variants)
-        cells = [f"**{r[v]:.3f}**" if r[v] == best else f"{r[v]:.3f}" for v in variants]
-        lines.append(f"| {r['rank']} `{r['hash']}` | {r['reward']:.3f} | " + " | ".join(cells) + " |")
-    lines.append("| mean | | " + " | ".join(f"{metrics['mean_iou_mean'][v]:.3f}" for v in variants) + " |")
-    lines.append("| wins | | " + " | ".join(str(metrics["wins"][v]) for v in variants) + " |")
-    (out / "table.md").write_text("\n".join(lines) + "\n")
-    write_json_atomic(metrics, out / "metrics.json")
+        body.append([f"{r['rank']} `{r['hash']}`", f"{r['reward']:.3f}",
+                     *[f"**{r[v]:.3f}**" if r[v] == best else f"{r[v]:.3f}" for v in variants]])
+    body.append(["mean", "", *[f"{metrics['mean_iou_mean'][v]:.3f}" for v in variants]])
+    body.append(["wins", "", *[metrics["wins"][v] for v in variants]])
+    (out / "table.md").write_text(markdown_table(["arch", "search reward", *[f"mIoU {LABELS[v]}" for v in variants]],
+                                                 body))
+    write_json(metrics, out / "metrics.json")
     plot_fig4(rows, variants, out / "fig4_ablation.png")
 
 

@@ -8,7 +8,6 @@ mIoU. Writes ``correlate.tsv``, ``metrics.json`` and ``fig5_correlation.png``.
 """
 from __future__ import annotations
 
-import csv
 import math
 from pathlib import Path
 from typing import Callable, Sequence
@@ -17,8 +16,9 @@ import numpy as np
 
 from ..config import Params
 from ..errors import NassegError
+from ..outputs import write_json, write_tsv
 from ..search.store import TrialStore
-from .runner import train_arch, write_json_atomic
+from .runner import train_arch
 
 
 def bucket_names(bounds: Sequence[float]) -> list[str]:
@@ -117,12 +117,9 @@ def run_correlate(p: Params, task=None, log: Callable[[str], None] = print) -> d
 def write_correlate(rows: list[dict], metrics: dict, out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     cols = ["strategy", "id", "hash", "bucket", "stage1_reward", "stage2_reward", "reward", "mean_iou", "genotype"]
-    with open(out / "correlate.tsv", "w", newline="") as f:
-        w = csv.writer(f, delimiter="\t")
-        w.writerow(cols)
-        for r in rows:
-            w.writerow(["" if r.get(k) is None else (f"{r[k]:.4f}" if isinstance(r[k], float) else r[k]) for k in cols])
-    write_json_atomic(metrics, out / "metrics.json")
+    write_tsv(out / "correlate.tsv", [{k: f"{v:.4f}" if isinstance(v, float) else v for k, v in r.items()} for r in rows],
+              cols)
+    write_json(metrics, out / "metrics.json")
     plot_fig5(rows, metrics, out / "fig5_correlation.png")
 
 

@@ -12,7 +12,6 @@ paper's Table 1 and ``<report>/metrics.json`` sums them up. Epoch checkpoints li
 from __future__ import annotations
 
 import csv
-import json
 import shlex
 import sys
 from pathlib import Path
@@ -23,10 +22,12 @@ import torch
 from ..benchmark import count_madds, time_forward
 from ..config import Params, params_sha1
 from ..errors import NassegError
+from ..markdown import markdown_table
+from ..outputs import write_json, write_tsv
 from ..models import count_params, strip_aux
 from ..models.checkpoint import arch_of, save_checkpoint
 from ..training.distributed import Dist
-from .runner import train_arch, write_json_atomic
+from .runner import train_arch
 
 # SPEC 6: VOC val mIoU (%), MAdds (B), params (M), output side at 512x512, ms on a 1080Ti.
 PAPER_TABLE1 = {
@@ -50,14 +51,6 @@ def best_of_ablation(p: Params, n: int) -> list[dict]:
 
 def command_line() -> str:
     return shlex.join(["nasseg", *sys.argv[1:]])
-
-
-def write_history(history: list[dict], path: Path) -> None:
-    keys = list(dict.fromkeys(k for h in history for k in h))
-    with open(path, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=keys, delimiter="\t")
-        w.writeheader()
-        w.writerows(history)
 
 
 def wide_history(histories: dict[str, list[dict]]) -> list[dict]:
@@ -109,14 +102,12 @@ def card_markdown(c: dict) -> str:
 
 
 def table1_markdown(cards: list[dict]) -> str:
-    lines = ["| model | mIoU | MAdds (B) | params (M) | output | latency (ms) |", "|---|---|---|---|---|---|"]
-    for c in cards:
-        lines.append(f"| **{c['name']}** (ours, embedded data) | {100 * c['mean_iou']:.1f} | {c['madds'] / 1e9:.2f} | "
-                     f"{c['params'] / 1e6:.2f} | {c['output'][0]}² | {c['latency_ms']:.1f} ± {c['latency_std_ms']:.1f}"
-                     f" (CPU, {c['threads']} thr.) |")
-    for k, (miou, madds, params, out, ms) in PAPER_TABLE1.items():
-        lines.append(f"| {k} (paper, VOC) | {miou} | {madds} | {params} | {out}² | {ms} (1080Ti) |")
-    return "\n".join(lines) + "\n"
+    rows = [[f"**{c['name']}** (ours, embedded data)", f"{100 * c['mean_iou']:.1f}", f"{c['madds'] / 1e9:.2f}",
+             f"{c['params'] / 1e6:.2f}", f"{c['output'][0]}²",
+             f"{c['latency_ms']:.1f} ± {c['latency_std_ms']:.1f} (CPU, {c['threads']} thr.)"] for c in cards]
+    rows += [[f"{k} (paper, VOC)", miou, madds, params, f"{out}²", f"{ms} (1080Ti)"]
+             for k, (miou, madds, params, out, ms) in PAPER_TABLE1.items()]
+    return markdown_table(["model", "mIoU", "MAdds (B)", "params (M)", "output", "latency (ms)"], rows)
 
 
 def run_train(p: Params, d: Optional[Dist] = None, task=None, log: Callable[[str], None] = print) -> list[dict]:
@@ -139,9 +130,9 @@ def run_train(p: Params, d: Optional[Dist] = None, task=None, log: Callable[[str
         card = architecture_card(model, name=name, genotype=row["genotype"], p=p, result=result,
                                  ablation_miou=float(row["cell"]), command=command_line())
         save_checkpoint(model, arch, card, run_dir / "model.pt")
-        write_history(result["history"], run_dir / "history.tsv")
+        write_tsv(run_dir / "history.tsv", result["history"])
         cards_hist[name] = result["history"]
-        write_json_atomic(card, run_dir / "card.json")
+        write_json(card, run_dir / "card.json")
         (run_dir / "card.md").write_text(card_markdown(card))
         cards.append(card)
     if d.main:
@@ -150,9 +141,9 @@ def run_train(p: Params, d: Optional[Dist] = None, task=None, log: Callable[[str
                 "scored on its VOC-format val set; the paper's rows are real PASCAL VOC 2012 val on a 1080Ti.", "",
                 table1_markdown(cards), "", *[card_markdown(c) for c in cards]]
         report.mkdir(parents=True, exist_ok=True)
-        write_history(wide_history(cards_hist), report / "history.tsv")
+        write_tsv(report / "history.tsv", wide_history(cards_hist))
         (report / "cards.md").write_text("\n".join(text))
-        write_json_atomic({c["name"]: {k: c[k] for k in ("mean_iou", "params", "madds", "output_stride",
+        write_json({c["name"]: {k: c[k] for k in ("mean_iou", "params", "madds", "output_stride",
                                                           "latency_ms", "train_seconds")} for c in cards},
                           report / "metrics.json")
     return cards

@@ -10,16 +10,17 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 from typing import Callable, Optional
 
 import torch
 
 from ..config import Params, ScheduleParams, params_sha1
-from ..data import SegmentationTransform, open_set
+from ..data.catalog import open_set
+from ..data.transforms import SegmentationTransform
 from ..errors import NassegError
 from ..models import build_model
+from ..outputs import write_json
 from ..spaces import parse_genotype
 from ..training.distributed import Dist
 from ..training.engine import schedule_signature, train_schedule
@@ -38,13 +39,6 @@ def encoder_file(p: Params) -> Path:
     if not path.is_file():
         raise NassegError(f"{path}: the pretrained encoder is missing. Run `nasseg pretrain` (or `dvc repro pretrain`).")
     return path
-
-
-def write_json_atomic(obj, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=1))
-    os.replace(tmp, path)
 
 
 def build_arch(p: Params, genotype: str, *, width: int, repeats: int, aux: str) -> torch.nn.Module:
@@ -78,7 +72,7 @@ def train_arch(p: Params, genotype: str, *, variant: str, width: int, repeats: i
                          identity=identity, d=d, task=task, log=log)
     result = {"identity": identity, **res.final, "seconds": round(res.seconds, 1), "history": res.history}
     if d.main:
-        write_json_atomic(result, done)
+        write_json(result, done)
         if not keep:
             (run_dir / "last.pt").unlink(missing_ok=True)
     return result, model

@@ -20,12 +20,14 @@ import torch
 from ..benchmark import count_madds, time_forward
 from ..config import Params, params_sha1
 from ..errors import NassegError
+from ..markdown import markdown_table
+from ..outputs import write_json, write_tsv
 from ..models import count_params, strip_aux
 from ..models.checkpoint import arch_of, save_checkpoint
 from ..models.zoo import PUBLISHED_TEMPLATES
 from ..training.distributed import Dist
-from .final import command_line, write_history
-from .runner import train_arch, write_json_atomic
+from .final import command_line
+from .runner import train_arch
 
 # SPEC §9: test mIoU (%) and parameters of the published architectures; latency (ms) on a 1080Ti.
 PAPER_WACV = {
@@ -81,19 +83,16 @@ def wacv_card(model: torch.nn.Module, *, name: str, genotype: str, dataset: str,
 
 
 def table_markdown(cards: list[dict]) -> str:
-    lines = ["| model | dataset | mIoU (%) | params | MAdds (B) at the set's size | output | CPU latency (ms) |",
-             "|---|---|---|---|---|---|---|"]
-    for c in cards:
-        lines.append(f"| **{c['name']}** (ours, embedded) | {c['dataset']} ({c['val_set']}) | {100 * c['mean_iou']:.1f} | "
-                     f"{c['params']:,} | {c['madds'] / 1e9:.2f} ({c['madds_input'][1]}×{c['madds_input'][0]}) | "
-                     f"{c['output'][1]}×{c['output'][0]} | {c['latency_ms']:.1f} ± {c['latency_std_ms']:.1f} "
-                     f"({c['latency_input']}², {c['threads']} thr.) |")
-    for name, r in PAPER_WACV.items():
-        for ds in ("camvid", "cityscapes"):
-            if r[ds] is not None:
-                lines.append(f"| {name} (paper) | {ds} (real test/val) | {r[ds]} | {r['params']:,} | | | "
-                             f"{r['ms_2048x1024']} (2048×1024) / {r['ms_480x360']} (480×360), 1080Ti |")
-    return "\n".join(lines) + "\n"
+    rows = [[f"**{c['name']}** (ours, embedded)", f"{c['dataset']} ({c['val_set']})", f"{100 * c['mean_iou']:.1f}",
+             f"{c['params']:,}", f"{c['madds'] / 1e9:.2f} ({c['madds_input'][1]}×{c['madds_input'][0]})",
+             f"{c['output'][1]}×{c['output'][0]}",
+             f"{c['latency_ms']:.1f} ± {c['latency_std_ms']:.1f} ({c['latency_input']}², {c['threads']} thr.)"]
+            for c in cards]
+    rows += [[f"{name} (paper)", f"{ds} (real test/val)", r[ds], f"{r['params']:,}", "", "",
+              f"{r['ms_2048x1024']} (2048×1024) / {r['ms_480x360']} (480×360), 1080Ti"]
+             for name, r in PAPER_WACV.items() for ds in ("camvid", "cityscapes") if r[ds] is not None]
+    return markdown_table(["model", "dataset", "mIoU (%)", "params", "MAdds (B) at the set's size", "output",
+                           "CPU latency (ms)"], rows)
 
 
 def run_wacv_train(p: Params, d: Optional[Dist] = None, task=None, log: Callable[[str], None] = print) -> list[dict]:
@@ -118,8 +117,8 @@ def run_wacv_train(p: Params, d: Optional[Dist] = None, task=None, log: Callable
                              reward=a["reward"], schedule=schedule)
             arch = arch_of(a["genotype"], num_classes=q.data.num_classes, width=w.width, repeats=w.repeats)
             save_checkpoint(model, arch, card, run_dir / "model.pt")
-            write_history(result["history"], run_dir / "history.tsv")
-            write_json_atomic(card, run_dir / "card.json")
+            write_tsv(run_dir / "history.tsv", result["history"])
+            write_json(card, run_dir / "card.json")
             cards.append(card)
     if d.main:
         report = Path(w.report)
@@ -129,7 +128,7 @@ def run_wacv_train(p: Params, d: Optional[Dist] = None, task=None, log: Callable
                 "sets' sizes (CamVid 480×360, Cityscapes 2048×1024); CPU latency on this machine. The paper's rows: "
                 "real CamVid test / Cityscapes val on a 1080Ti.", "", table_markdown(cards)]
         (report / "table.md").write_text("\n".join(text))
-        write_json_atomic({f"{c['dataset']}/{c['name']}": {k: c[k] for k in ("mean_iou", "params", "madds",
+        write_json({f"{c['dataset']}/{c['name']}": {k: c[k] for k in ("mean_iou", "params", "madds",
                                                                            "latency_ms", "train_seconds")}
                            for c in cards}, report / "metrics.json")
     return cards

@@ -14,7 +14,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 import torchvision
 
-from ..space.ops import conv_bn_relu
+from ..spaces.cells.ops import conv_bn_relu
 from .encoder import MobileNetV2Encoder
 
 

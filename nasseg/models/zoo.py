@@ -3,7 +3,8 @@
 Registered: the paper's found architectures ``arch0``, ``arch1``, ``arch2`` (SPEC §3), the
 WACV 2020 template architectures ``wacv_arch0``, ``wacv_arch1`` (SPEC §9) and
 the baselines of Table 1: ``refinenet_lw_mbv2``, ``deeplabv3_mbv2``,
-``deeplabv3_aspp_mbv2`` and ``lraspp_mbv3``. Any genotype (object or text) builds too.
+``deeplabv3_aspp_mbv2`` and ``lraspp_mbv3``. Any genotype of either search space builds too:
+the object, its text or its nested Python list.
 A model for depth or pose is the same model with 1 or K output channels (``num_classes``).
 """
 from __future__ import annotations
@@ -16,10 +17,10 @@ import torch
 import torch.nn as nn
 
 from ..errors import NassegError
-from ..space.decoder import AuxKind, Decoder
-from ..space.genotype import Genotype
+from ..spaces.cells.decoder import AuxKind, Decoder
+from ..spaces.cells.genotype import Genotype
 from .baselines import LRASPPMobileNetV3, DeepLabV3Head, LWRefineNetDecoder, ResNetEncoder, deeplab_encoder
-from .encoder import TAP_CHANNELS, MobileNetV2Encoder, load_encoder_weights
+from .encoder import MobileNetV2Encoder, load_encoder_weights
 
 PUBLISHED = {
     "arch0": "[[8,[0,0,5,2],[0,2,8,8],[0,5,1,4]],[[3,3],[3,2],[3,0]]]",
@@ -102,12 +103,11 @@ def build_cell_model(genotype: Genotype | str, *, num_classes: int = 21, width: 
 
 def build_genotype_model(genotype, *, num_classes: int = 21, width: int = 64, repeats: int = 2, aux: str = "none",
                          name: str = "") -> SegmentationModel:
-    """A genotype of either search space (object or text) -> encoder (the blocks its space
-    reads: all four taps for cells, the first two for templates) + its decoder."""
-    from ..spaces import space_of
+    """A genotype of either search space (object, text or nested list) -> encoder (the blocks
+    its space reads: all four taps for cells, the first two for templates) + its decoder."""
+    from ..spaces import parse_any
 
-    space = space_of(genotype)
-    g = space.parse(genotype)
+    space, g = parse_any(genotype)
     enc = MobileNetV2Encoder(taps=space.encoder_taps)
     dec = space.build_decoder(g, num_classes=num_classes, width=width, repeats=repeats, aux=aux,
                               in_channels=enc.out_channels)
@@ -162,9 +162,10 @@ def _lraspp(*, num_classes: int = 21, **_):
     return WholeModel(LRASPPMobileNetV3(num_classes), "lraspp_mbv3")
 
 
-def build_model(name_or_genotype: str | Genotype, *, num_classes: int = 21, width: int = 64, repeats: int = 2,
+def build_model(name_or_genotype: str | Genotype | list, *, num_classes: int = 21, width: int = 64, repeats: int = 2,
                 aux: AuxKind = "none", encoder_weights: Optional[str] = None, **kw) -> nn.Module:
-    """A registered name (``list_archs()``) or a genotype (object or text) -> model.
+    """A registered name (``list_archs()``) or a genotype of either search space (object, text
+    or nested list such as ``[[8,[0,0,5,2],...],[[3,3],...]]``) -> model.
 
     ``width``/``repeats`` apply to genotype models (48/1 in search, 64/2 in final models);
     ``aux`` adds training-only auxiliary heads; ``encoder_weights`` loads a MobileNet-v2

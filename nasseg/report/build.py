@@ -9,16 +9,16 @@ from __future__ import annotations
 import json
 import platform
 import shutil
-import sys
 from importlib import metadata
 from pathlib import Path
 from typing import Optional
 
 from ..config import Params, params_sha1
 from ..experiments.final import PAPER_TABLE1
+from ..outputs import write_json
 from .doc import Code, Document, Figure, Heading, Missing, Table, Text, parse_markdown_table, to_html, to_markdown
 from .figures import (plot_qualitative, plot_search_progress, plot_training_curves, pick_images, progress_rows,
-                      read_tsv, reward_histogram, write_tsv)
+                      read_tsv, reward_histogram, write_plot)
 
 # What the report must show: (label, anchor text). The test checks every one is named.
 TABLES = ("Table 1", "Table 2", "Table 3")
@@ -137,7 +137,7 @@ class _Builder:
                     "nasseg search-report")
 
     def progress(self) -> dict:
-        from ..browse import read_rows
+        from ..tools.trials import read_rows
 
         s = self.p.search
         self.doc.add(Heading("Search progress over time", anchor="search-progress"))
@@ -153,10 +153,10 @@ class _Builder:
         prog = {st: progress_rows(rows) for st, rows in all_rows.items()}
         plots = self.out / "plots"
         for st, rows in prog.items():
-            write_tsv(rows, plots / f"search_progress_{st}.tsv")
+            write_plot(rows, plots / f"search_progress_{st}.tsv")
         hist = reward_histogram(done_rows)
         for st in strategies:
-            write_tsv([r for r in hist if r["strategy"] == st], plots / f"reward_hist_{st}.tsv")
+            write_plot([r for r in hist if r["strategy"] == st], plots / f"reward_hist_{st}.tsv")
         path = plot_search_progress(prog, self.figdir / "search_progress.png")
         rows = []
         for st, pr in prog.items():
@@ -215,8 +215,8 @@ class _Builder:
                     "Search reward against mIoU after the ablation's training schedule.", "nasseg correlate")
 
     def best_architecture(self) -> Optional[dict]:
-        from ..space import Genotype
-        from ..space.draw import draw_genotype
+        from ..spaces.cells import Genotype
+        from ..spaces.cells.draw import draw_genotype
 
         t = self.p.train
         self.doc.add(Heading("The best architecture (Fig. 6)", anchor="fig-6"))
@@ -238,7 +238,7 @@ class _Builder:
         return best
 
     def qualitative(self) -> None:
-        from ..data import open_set
+        from ..data.catalog import open_set
         from ..models.checkpoint import load_checkpoint
 
         q = self.p.report.qualitative
@@ -291,7 +291,7 @@ class _Builder:
                 wide.setdefault(r["task"], {}).setdefault(h["epoch"], {"epoch": h["epoch"]})[r["model"]] = \
                     round(h["train_loss"], 6)
         for task, epochs in wide.items():
-            write_tsv([epochs[e] for e in sorted(epochs)], self.out / "plots" / f"transfer_{task}_loss.tsv")
+            write_plot([epochs[e] for e in sorted(epochs)], self.out / "plots" / f"transfer_{task}_loss.tsv")
         path = plot_training_curves(hist, transfer, self.figdir / "training_curves.png")
         self.doc.add(Figure(path, "Validation mIoU of pretrain and teacher per epoch; training loss of the final "
                                   "models and of the transfer runs. `dvc plots show` draws the same TSVs "
@@ -300,7 +300,7 @@ class _Builder:
 
     def wacv(self) -> None:
         """The second system (SPEC §9): template search on CamVid, training on CamVid and Cityscapes."""
-        from ..browse import read_rows
+        from ..tools.trials import read_rows
 
         w = self.p.wacv
         self.doc.add(Heading("The second system: template search on CamVid and Cityscapes (WACV 2020)",
@@ -326,13 +326,13 @@ class _Builder:
         if store.is_file():
             rows = [r for r in read_rows(store) if r["strategy"] == w.train.strategy]
             prog = progress_rows(rows)
-            write_tsv(prog, self.out / "plots" / "wacv_search_progress.tsv")
+            write_plot(prog, self.out / "plots" / "wacv_search_progress.tsv")
             path = plot_search_progress({w.train.strategy: prog}, self.figdir / "wacv_search_progress.png")
             self.doc.add(Figure(path, "Template search: the reward of every finished trial and the best so far "
                                       "against wall-clock time.", "WACV search progress"))
             self.made["WACV search progress"] = str(path)
         table = Path(w.train.report) / "table.md"
-        if self.need(table, "trained template architectures", "nasseg train --system wacv"):
+        if self.need(table, "trained template architectures", "nasseg train-wacv"):
             lines = [ln for ln in table.read_text().splitlines() if ln.startswith("|")]
             header, body = parse_markdown_table("\n".join(lines))
             self.doc.add(Table(header, body, caption="Template architectures trained on the embedded CamVid and "
@@ -384,5 +384,5 @@ def build_report(p: Params, params_file: Path = Path("params.yaml")) -> dict:
                "extra": sorted(k for k in b.made if k not in TABLES + FIGURES),
                "missing": [{"what": m.what, "path": m.path, "command": m.command} for m in b.doc.missing],
                "html_bytes": html_path.stat().st_size}
-    (b.out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
+    write_json(summary, b.out / "summary.json", final_newline=True)
     return summary

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence, Union
 
+from ..markdown import markdown_table
+
 
 @dataclass
 class Heading:
@@ -97,10 +99,6 @@ def parse_markdown_table(text: str) -> tuple[list[str], list[list[str]]]:
 
 # ----------------------------------------------------------------------------- markdown
 
-def _md_cell(v) -> str:
-    return str(v).replace("|", "\\|").replace("\n", " ")
-
-
 def to_markdown(doc: Document, base: Path) -> str:
     """Markdown with images linked relative to ``base`` (the folder the .md file is in)."""
     out = [f"# {doc.title}", ""]
@@ -112,9 +110,7 @@ def to_markdown(doc: Document, base: Path) -> str:
         elif isinstance(b, Table):
             if b.caption:
                 out += [f"**{b.caption}**", ""]
-            out.append("| " + " | ".join(_md_cell(h) for h in b.header) + " |")
-            out.append("|" + "---|" * len(b.header))
-            out += ["| " + " | ".join(_md_cell(c) for c in r) + " |" for r in b.rows]
+            out += markdown_table(b.header, b.rows, empty="  ").splitlines()
             out.append("")
         elif isinstance(b, Figure):
             rel = os.path.relpath(b.path, base)

@@ -1,6 +1,6 @@
 """The report's own figures (the stages draw Figs. 2-5 themselves):
 
-* Fig. 6 — the best trained architecture drawn (:func:`nasseg.space.draw.draw_genotype`);
+* Fig. 6 — the best trained architecture drawn (:func:`nasseg.spaces.cells.draw.draw_genotype`);
 * Fig. 7 — qualitative predictions of the trained models beside the ground truth;
 * search progress over wall-clock time (reward per trial and best so far, per strategy);
 * training curves (pretrain / teacher validation mIoU, final-training and transfer losses);
@@ -15,7 +15,8 @@ from typing import Sequence
 
 import numpy as np
 
-from ..data.palette import VOC_CLASSES, VOID, voc_colormap
+from ..data.labels import VOC_CLASSES, VOID, voc_colormap
+from ..outputs import write_tsv
 
 
 def _plt():
@@ -49,14 +50,9 @@ def progress_rows(rows: Sequence[dict]) -> list[dict]:
     return out
 
 
-def write_tsv(rows: Sequence[dict], path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    keys = list(dict.fromkeys(k for r in rows for k in r)) or ["empty"]
-    with open(path, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=keys, delimiter="\t", lineterminator="\n")
-        w.writeheader()
-        w.writerows(rows)
-    return path
+def write_plot(rows: Sequence[dict], path: Path) -> Path:
+    """A ``dvc plots`` data file (TSV with LF line ends, as the report has always written them)."""
+    return write_tsv(path, rows, list(dict.fromkeys(k for r in rows for k in r)) or ["empty"], lf=True)
 
 
 def reward_histogram(rows_by_strategy: dict, bins: int = 12) -> list[dict]:

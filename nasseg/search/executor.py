@@ -10,6 +10,8 @@ import traceback
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
+from ..config import RayParams
+
 
 @dataclass
 class Failure:
@@ -54,8 +56,7 @@ class RayExecutor:
 
     name = "ray"
 
-    def __init__(self, address: str | None = None, num_cpus: float = 1, num_gpus: float = 0, max_retries: int = 2,
-                 workers: int | None = None):
+    def __init__(self, cfg: RayParams = RayParams()):
         try:
             import ray
         except ImportError:
@@ -65,9 +66,9 @@ class RayExecutor:
                               "(or set search.executor: local).") from None
         self.ray = ray
         if not ray.is_initialized():
-            kw = {"address": address} if address else {"num_cpus": workers or 2, "include_dashboard": False}
+            kw = {"address": cfg.address} if cfg.address else {"num_cpus": cfg.workers, "include_dashboard": False}
             ray.init(ignore_reinit_error=True, log_to_driver=False, **kw)
-        self.remote = ray.remote(num_cpus=num_cpus, num_gpus=num_gpus, max_retries=max_retries)(_guarded)
+        self.remote = ray.remote(num_cpus=cfg.num_cpus, num_gpus=cfg.num_gpus, max_retries=cfg.max_retries)(_guarded)
 
     def map(self, fn: Callable, items: Sequence[tuple]) -> list[Any]:
         refs = [self.remote.remote(fn, args) for args in items]
@@ -84,9 +85,9 @@ class RayExecutor:
         pass
 
 
-def make_executor(name: str, **kw):
+def make_executor(name: str, ray: RayParams = RayParams()):
     if name == "local":
         return LocalExecutor()
     if name == "ray":
-        return RayExecutor(**kw)
+        return RayExecutor(ray)
     raise ValueError(f"unknown executor {name!r}; choose local or ray")

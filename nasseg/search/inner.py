@@ -10,10 +10,7 @@ background excluded; an architecture's reward is its last stage's.
 from __future__ import annotations
 
 import copy
-import math
 import time
-from dataclasses import dataclass, field
-from typing import Optional
 
 import numpy as np
 import torch
@@ -21,55 +18,13 @@ import torch.nn as nn
 from torch.utils.data import DataLoader
 
 from ..benchmark import count_madds
+from ..config import SearchParams, TerminationParams
 from ..metrics import ConfusionMatrix
 from ..models.zoo import SegmentationModel, count_params
 from ..spaces import CELLS, SearchSpace
 from ..training.evaluate import upsample_to
 from ..training.fit import seed_everything
-from ..training.stage1 import Polyak, Stage1Config, stage1_loss, train_decoder_epoch, validate_decoder
-
-
-@dataclass
-class Stage2Config:
-    epochs: int = 1
-    batch_size: int = 16
-    encoder_lr: float = 1e-3
-    momentum: float = 0.9
-    weight_decay: float = 1e-5
-    decoder_lr: float = 3e-3
-    grad_clip: float = 3.0
-    aux_weight: float = 0.15
-    polyak: Optional[float] = 0.99
-    max_images: Optional[int] = None  # cap on meta-train images per epoch (None: all)
-
-
-@dataclass
-class InnerConfig:
-    width: int = 48
-    repeats: int = 1
-    aux: str = "cell"  # cell | clf | none
-    stage1: Stage1Config = field(default_factory=Stage1Config)
-    stage2: Stage2Config = field(default_factory=Stage2Config)
-    exclude_background: bool = True
-
-
-@dataclass
-class TrialResult:
-    stage1_reward: float
-    stage2_reward: Optional[float] = None
-    metrics: dict = field(default_factory=dict)
-    params: int = 0
-    madds: int = 0
-    stage1_seconds: float = 0.0
-    stage2_seconds: float = 0.0
-
-    @property
-    def reward(self) -> float:
-        return self.stage2_reward if self.stage2_reward is not None else self.stage1_reward
-
-    @property
-    def ran_stage2(self) -> bool:
-        return self.stage2_reward is not None
+from ..training.stage1 import Polyak, stage1_loss, train_decoder_epoch, validate_decoder
 
 
 class EarlyTermination:
@@ -77,8 +32,8 @@ class EarlyTermination:
     with probability 1 - p; p starts at ``p0`` and decays by ``decay`` per architecture
     (annealed during the search), never below ``p_min``."""
 
-    def __init__(self, p0: float = 0.9, decay: float = 0.99, p_min: float = 0.0, seed: int = 0):
-        self.p, self.decay, self.p_min = p0, decay, p_min
+    def __init__(self, cfg: TerminationParams = TerminationParams(), seed: int = 0):
+        self.p, self.decay, self.p_min = cfg.p0, cfg.decay, cfg.p_min
         self.mean, self.count = 0.0, 0
         self.rng = np.random.default_rng(seed)
 
@@ -99,14 +54,11 @@ class EarlyTermination:
         self.rng.bit_generator.state = s["rng"]
 
 
-def _scores_dict(scores, prefix: str) -> dict:
-    return {f"{prefix}_{k}": float(v) for k, v in scores.as_dict().items()}
-
-
-def run_stage1(genotype, train_cache, val_cache, cfg: InnerConfig, num_classes: int, seed: int,
+def run_stage1(genotype, train_cache, val_cache, cfg: SearchParams, num_classes: int, seed: int,
                space: SearchSpace = CELLS):
     """Returns (decoder after Polyak, stage-1 scores, seconds). The decoder reads the cache's
-    taps in order (the template decoder the first two: strides 4 and 8)."""
+    taps in order (the template decoder the first two: strides 4 and 8). ``cfg``: the search
+    section (decoder width, repeats, aux, ``stage1``, exclude_background)."""
     seed_everything(seed)
     t0 = time.perf_counter()
     s1 = cfg.stage1
@@ -127,9 +79,9 @@ def run_stage1(genotype, train_cache, val_cache, cfg: InnerConfig, num_classes: 
     return decoder, scores, time.perf_counter() - t0
 
 
-def run_stage2(decoder: nn.Module, encoder: nn.Module, train_set, val_set, cfg: InnerConfig, num_classes: int,
+def run_stage2(decoder: nn.Module, encoder: nn.Module, train_set, val_set, cfg: SearchParams, num_classes: int,
                seed: int):
-    """End-to-end training of encoder + stage-1 decoder; returns (scores, seconds)."""
+    """End-to-end training of encoder + stage-1 decoder (``cfg.stage2``); returns (scores, seconds)."""
     seed_everything(seed)
     t0 = time.perf_counter()
     s2 = cfg.stage2
@@ -141,12 +93,11 @@ def run_stage2(decoder: nn.Module, encoder: nn.Module, train_set, val_set, cfg: 
     ema = Polyak(model, s2.polyak) if s2.polyak else None
     gen = torch.Generator().manual_seed(seed)
     loader = DataLoader(train_set, batch_size=s2.batch_size, shuffle=True, generator=gen, drop_last=True)
-    s1cfg = Stage1Config(kd_weight=0.0, aux_weight=s2.aux_weight)
     for _ in range(s2.epochs):
         seen = 0
         for image, mask in loader:
             logits, aux = model(image, return_aux=True)
-            loss = stage1_loss(logits, aux, mask, None, s1cfg)
+            loss = stage1_loss(logits, aux, mask, None, kd_weight=0.0, aux_weight=s2.aux_weight)
             if not torch.isfinite(loss):
                 raise FloatingPointError(f"stage-2 loss became {loss.item()}")
             opt_enc.zero_grad(set_to_none=True)
@@ -171,7 +122,7 @@ def run_stage2(decoder: nn.Module, encoder: nn.Module, train_set, val_set, cfg: 
     return scores, time.perf_counter() - t0
 
 
-def architecture_cost(genotype, cfg: InnerConfig, num_classes: int, size: int = 512,
+def architecture_cost(genotype, cfg: SearchParams, num_classes: int, size: int = 512,
                       space: SearchSpace = CELLS) -> tuple[int, int]:
     """Inference parameters and MAdds of the architecture at its search width (with the
     encoder blocks its space reads)."""
@@ -183,8 +134,3 @@ def architecture_cost(genotype, cfg: InnerConfig, num_classes: int, size: int = 
     madds, _ = count_madds(model, size)
     return count_params(model), madds
 
-
-def check_finite(x: float, what: str) -> float:
-    if x is None or not math.isfinite(x):
-        raise FloatingPointError(f"{what} is {x}")
-    return x

@@ -18,6 +18,7 @@ from typing import Callable, Optional, Protocol
 
 import torch
 
+from ..config import HardwareParams
 from .executor import Failure, LocalExecutor
 from .inner import EarlyTermination
 from .store import TrialStore
@@ -37,20 +38,13 @@ class Budget:
     max_seconds: Optional[float] = None
 
 
-@dataclass
-class HardwarePenalty:
-    """Beyond the paper (off by default): objective = reward x (cost / target) ** -weight when
+def penalised(reward: Optional[float], params: int, madds: int, hw: HardwareParams) -> Optional[float]:
+    """Beyond the paper (off by default): the objective is reward x (cost / target) ** -weight when
     the architecture's cost (MAdds, or parameters) exceeds the target (MnasNet-style)."""
-
-    metric: str = "none"  # none | madds | params
-    target: float = 0.0
-    weight: float = 0.07
-
-    def __call__(self, reward: float, params: int, madds: int) -> float:
-        if self.metric == "none" or reward is None:
-            return reward
-        cost = madds if self.metric == "madds" else params
-        return reward * (cost / self.target) ** (-self.weight) if cost > self.target else reward
+    if hw.metric == "none" or reward is None:
+        return reward
+    cost = madds if hw.metric == "madds" else params
+    return reward * (cost / hw.target) ** (-hw.weight) if cost > hw.target else reward
 
 
 @dataclass
@@ -75,81 +69,17 @@ def load_state(path: Path) -> Optional[SearchState]:
 
 def run_search(strategy, trainer: Trainer, store: TrialStore, state_path: Path, *, budget: Budget,
                batch_size: int = 4, termination: Optional[EarlyTermination] = None, executor=None,
-               penalty: HardwarePenalty = HardwarePenalty(), seed: int = 0, two_stage: bool = True,
+               hardware: HardwareParams = HardwareParams(), seed: int = 0, two_stage: bool = True,
                on_trial: Optional[Callable[[dict], None]] = None, log: Callable[[str], None] = print) -> SearchState:
     executor = executor or LocalExecutor()
     termination = termination or EarlyTermination(seed=seed)
-    state = load_state(state_path)
-    if state is not None:
-        strategy.load_state_dict(state.strategy)
-        termination.load_state_dict(state.termination)
-        log(f"resuming {strategy.name} search at step {state.step} ({store.count(strategy.name)} trials done)")
-    else:
-        state = SearchState(strategy=strategy.state_dict(), termination=termination.state_dict())
+    state = _resume(strategy, termination, store, state_path, log)
     name = strategy.name
-    while True:
-        done_before = sum(1 for r in store.rows(name, ("done", "failed")) if r["step"] < state.step)
-        remaining = math.inf if budget.max_trials is None else budget.max_trials - done_before
-        if remaining <= 0 or (budget.max_seconds is not None and state.elapsed >= budget.max_seconds):
-            break
+    while (left := _trials_left(store, name, state, budget)) > 0:
         t0 = time.time()
-        proposals = strategy.propose(int(min(batch_size, remaining)))
-        finished = store.finished_slots(name, state.step)
-        todo = [i for i in range(len(proposals)) if i not in finished]
-        ids = {}
-        for i in todo:
-            p = proposals[i]
-            ids[i] = store.start(strategy=name, step=state.step, slot=i, genotype=p.genotype.to_text(),
-                                 hash=p.genotype.hash(), decisions=p.decisions, log_prob=p.log_prob,
-                                 seed=seed * 1_000_003 + state.step * 1000 + i)
-        seeds = {i: seed * 1_000_003 + state.step * 1000 + i for i in range(len(proposals))}
-        s1 = dict(zip(todo, executor.map(trainer.stage1, [(proposals[i].genotype.to_text(), seeds[i]) for i in todo])))
-        # termination rule in slot order (finished slots replay their decisions: same state, same outcome)
-        go2 = []
-        for i in range(len(proposals)):
-            if i in finished:
-                r = finished[i]
-                if r["stage1_reward"] is not None and two_stage:  # stage 1 ran: its decision was taken
-                    termination.decide(r["stage1_reward"])
-                continue
-            out = s1[i]
-            if isinstance(out, Failure):
-                continue
-            if two_stage and termination.decide(out["reward"]):
-                go2.append(i)
-        s2 = dict(zip(go2, executor.map(trainer.stage2, [(proposals[i].genotype.to_text(), s1[i], seeds[i])
-                                                         for i in go2])))
-        objectives = []
-        for i, p in enumerate(proposals):
-            if i in finished:
-                objectives.append(finished[i]["objective"])
-                continue
-            out = s1[i]
-            if isinstance(out, Failure):
-                store.finish(ids[i], "failed", failure=out.kind, traceback=f"{out.message}\n{out.traceback}")
-                objectives.append(None)
-                continue
-            metrics = {f"stage1_{k}": v for k, v in out["scores"].items()}
-            values = dict(stage1_reward=out["reward"], stage1_seconds=out["seconds"], params=out.get("params"),
-                          madds=out.get("madds"))
-            reward = out["reward"]
-            status = "done"
-            if i in s2:
-                o2 = s2[i]
-                if isinstance(o2, Failure):
-                    values.update(failure=o2.kind, traceback=f"stage 2: {o2.message}\n{o2.traceback}")
-                    status = "failed"
-                    reward = None
-                else:
-                    metrics.update({f"stage2_{k}": v for k, v in o2["scores"].items()})
-                    values.update(stage2_reward=o2["reward"], stage2_seconds=o2["seconds"], ran_stage2=1)
-                    reward = o2["reward"]
-            objective = penalty(reward, out.get("params") or 0, out.get("madds") or 0) if reward is not None else None
-            store.finish(ids[i], status, reward=reward, objective=objective, metrics=metrics, **values)
-            objectives.append(objective)
-            if on_trial:
-                on_trial({"step": state.step, "slot": i, "genotype": p.genotype.to_text(), "reward": reward,
-                          "status": status})
+        proposals = strategy.propose(int(min(batch_size, left)))
+        step = _Step(name, state.step, proposals, store.finished_slots(name, state.step), seed)
+        objectives = step.run(trainer, store, executor, termination, hardware, two_stage, on_trial)
         stats = strategy.observe(proposals, objectives)
         state.step += 1
         state.elapsed += time.time() - t0
@@ -159,3 +89,107 @@ def run_search(strategy, trainer: Trainer, store: TrialStore, state_path: Path, 
         if stats:
             log(f"{name} step {state.step}: " + ", ".join(f"{k}={v:.4g}" for k, v in stats.items() if v is not None))
     return state
+
+
+def _resume(strategy, termination: EarlyTermination, store: TrialStore, state_path: Path, log) -> SearchState:
+    """The saved state loaded into the strategy and the termination rule, or a fresh one."""
+    state = load_state(state_path)
+    if state is None:
+        return SearchState(strategy=strategy.state_dict(), termination=termination.state_dict())
+    strategy.load_state_dict(state.strategy)
+    termination.load_state_dict(state.termination)
+    log(f"resuming {strategy.name} search at step {state.step} ({store.count(strategy.name)} trials done)")
+    return state
+
+
+def _trials_left(store: TrialStore, name: str, state: SearchState, budget: Budget) -> float:
+    """Trials the budget still allows (0 once the time is spent); steps before this one count."""
+    done_before = sum(1 for r in store.rows(name, ("done", "failed")) if r["step"] < state.step)
+    remaining = math.inf if budget.max_trials is None else budget.max_trials - done_before
+    if budget.max_seconds is not None and state.elapsed >= budget.max_seconds:
+        return 0
+    return remaining
+
+
+@dataclass
+class _Step:
+    """One controller step: its proposals trained (slots finished before a restart reused),
+    recorded in the store; :meth:`run` gives the objectives the strategy learns from."""
+
+    name: str
+    index: int
+    proposals: list
+    finished: dict  # slot -> store row of the trials of this step that had finished
+    seed: int
+
+    def trial_seed(self, slot: int) -> int:
+        return self.seed * 1_000_003 + self.index * 1000 + slot
+
+    def run(self, trainer: Trainer, store: TrialStore, executor, termination: EarlyTermination,
+            hardware: HardwareParams, two_stage: bool, on_trial) -> list[Optional[float]]:
+        todo = [i for i in range(len(self.proposals)) if i not in self.finished]
+        ids = {}
+        for i in todo:
+            p = self.proposals[i]
+            ids[i] = store.start(strategy=self.name, step=self.index, slot=i, genotype=p.genotype.to_text(),
+                                 hash=p.genotype.hash(), decisions=p.decisions, log_prob=p.log_prob,
+                                 seed=self.trial_seed(i))
+        s1 = dict(zip(todo, executor.map(trainer.stage1, [(self.proposals[i].genotype.to_text(), self.trial_seed(i))
+                                                          for i in todo])))
+        go2 = self._to_stage2(s1, termination, two_stage)
+        s2 = dict(zip(go2, executor.map(trainer.stage2, [(self.proposals[i].genotype.to_text(), s1[i],
+                                                          self.trial_seed(i)) for i in go2])))
+        objectives = []
+        for i, p in enumerate(self.proposals):
+            if i in self.finished:
+                objectives.append(self.finished[i]["objective"])
+                continue
+            objective, reward, status = _record(store, ids[i], s1[i], s2.get(i), hardware)
+            objectives.append(objective)
+            if on_trial and status is not None:
+                on_trial({"step": self.index, "slot": i, "genotype": p.genotype.to_text(), "reward": reward,
+                          "status": status})
+        return objectives
+
+    def _to_stage2(self, s1: dict, termination: EarlyTermination, two_stage: bool) -> list[int]:
+        """The termination rule in slot order (finished slots replay their decisions: same
+        state, same outcome): the slots that go on to stage 2."""
+        go2 = []
+        for i in range(len(self.proposals)):
+            if i in self.finished:
+                r = self.finished[i]
+                if r["stage1_reward"] is not None and two_stage:  # stage 1 ran: its decision was taken
+                    termination.decide(r["stage1_reward"])
+                continue
+            out = s1[i]
+            if isinstance(out, Failure):
+                continue
+            if two_stage and termination.decide(out["reward"]):
+                go2.append(i)
+        return go2
+
+
+def _record(store: TrialStore, trial_id, out, o2, hardware: HardwareParams):
+    """One trial's outcome in the store; returns (objective, reward, status), status None for a
+    stage-1 failure (not reported to ``on_trial``)."""
+    if isinstance(out, Failure):
+        store.finish(trial_id, "failed", failure=out.kind, traceback=f"{out.message}\n{out.traceback}")
+        return None, None, None
+    metrics = {f"stage1_{k}": v for k, v in out["scores"].items()}
+    values = dict(stage1_reward=out["reward"], stage1_seconds=out["seconds"], params=out.get("params"),
+                  madds=out.get("madds"))
+    reward = out["reward"]
+    status = "done"
+    if o2 is not None:
+        if isinstance(o2, Failure):
+            values.update(failure=o2.kind, traceback=f"stage 2: {o2.message}\n{o2.traceback}")
+            status = "failed"
+            reward = None
+        else:
+            metrics.update({f"stage2_{k}": v for k, v in o2["scores"].items()})
+            values.update(stage2_reward=o2["reward"], stage2_seconds=o2["seconds"], ran_stage2=1)
+            reward = o2["reward"]
+    objective = penalised(reward, out.get("params") or 0, out.get("madds") or 0, hardware) \
+        if reward is not None else None
+    store.finish(trial_id, status, reward=reward, objective=objective, metrics=metrics, **values)
+    return objective, reward, status

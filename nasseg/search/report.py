@@ -2,12 +2,12 @@
 search), reward over time, and the RL-vs-RS comparison with a bootstrap confidence interval."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
+from ..outputs import write_json
 from .store import TrialStore
 
 
@@ -100,6 +100,6 @@ def write_search_report(search_out: Path, strategies: Sequence[str] = ("ppo", "r
     rows = load_rows(search_out, strategies)
     res = compare(rows)
     out = Path(search_out)
-    (out / "comparison.json").write_text(json.dumps(res, indent=1))
+    write_json(res, out / "comparison.json")
     plot_fig2(rows, out / "fig2_rewards.png")
     return res

@@ -1,33 +1,19 @@
 """Wiring of the `search` stage: params -> strategy, trainer, executor, store, outputs."""
 from __future__ import annotations
 
-import csv
 import json
 from pathlib import Path
 from typing import Callable, Optional
 
-from ..config import Params
+from ..config import Params, identity_dump
+from ..outputs import write_json, write_tsv
 from ..spaces import get_space
-from ..training.stage1 import Stage1Config
 from .executor import make_executor
-from .inner import EarlyTermination, InnerConfig, Stage2Config
-from .loop import Budget, HardwarePenalty, run_search
+from .inner import EarlyTermination
+from .loop import Budget, run_search
 from .store import TrialStore
-from .strategy import PPOConfig, make_strategy
+from .strategy import make_strategy
 from .trainer import CacheTrainer
-
-
-def inner_config(p: Params) -> InnerConfig:
-    s = p.search
-    return InnerConfig(
-        width=s.width, repeats=s.repeats, aux=s.aux, exclude_background=s.exclude_background,
-        stage1=Stage1Config(epochs=s.stage1.epochs, batch_size=s.stage1.batch_size, lr=s.stage1.lr,
-                            grad_clip=s.stage1.grad_clip, kd_weight=s.stage1.kd_weight,
-                            aux_weight=s.stage1.aux_weight, polyak=s.stage1.polyak,
-                            samples_per_epoch=s.stage1.samples_per_epoch),
-        stage2=Stage2Config(epochs=s.stage2.epochs, batch_size=s.stage2.batch_size, encoder_lr=s.stage2.encoder_lr,
-                            decoder_lr=s.stage2.decoder_lr, aux_weight=s.stage2.aux_weight, polyak=s.stage2.polyak,
-                            max_images=s.stage2.max_images))
 
 
 def search_dir(p: Params, strategy: str) -> Path:
@@ -39,23 +25,17 @@ def run_strategy(p: Params, params_path: str, strategy_name: str, *, system: str
     s = p.search
     out = search_dir(p, strategy_name)
     out.mkdir(parents=True, exist_ok=True)
-    ppo = PPOConfig(lr=s.ppo.lr, clip=s.ppo.clip, grad_clip=s.ppo.grad_clip, baseline_decay=s.ppo.baseline_decay,
-                    buffer=s.ppo.buffer, epochs=s.ppo.epochs, entropy_weight=s.ppo.entropy_weight)
     space = get_space(s.search_space)
     space.check_aux(s.aux)
-    strategy = make_strategy(strategy_name, s.seed, ppo, space=space)
-    trainer = trainer or CacheTrainer(str(params_path), inner_config(p), p.data.num_classes, threads=s.threads,
-                                      space=s.search_space, system=system)
-    executor = make_executor(s.executor, **({"address": s.ray.address, "num_cpus": s.ray.num_cpus,
-                                             "num_gpus": s.ray.num_gpus, "max_retries": s.ray.max_retries,
-                                             "workers": s.ray.workers} if s.executor == "ray" else {}))
+    strategy = make_strategy(strategy_name, s.seed, s.ppo, space=space)
+    trainer = trainer or CacheTrainer(str(params_path), s, p.data.num_classes, system=system)
+    executor = make_executor(s.executor, s.ray)
     _check_same_search(p, out, log)
     store = TrialStore(out / "trials.db")
     try:
         run_search(strategy, trainer, store, out / "state.pt", budget=Budget(s.max_trials, s.max_seconds),
                    batch_size=s.batch_size, executor=executor,
-                   termination=EarlyTermination(s.termination.p0, s.termination.decay, s.termination.p_min, s.seed),
-                   penalty=HardwarePenalty(s.hardware.metric, s.hardware.target, s.hardware.weight), seed=s.seed,
+                   termination=EarlyTermination(s.termination, s.seed), hardware=s.hardware, seed=s.seed,
                    two_stage=s.stage2.enabled, on_trial=on_trial, log=log)
         rows = store.rows(strategy_name)
     finally:
@@ -80,8 +60,10 @@ def _check_same_search(p: Params, out: Path, log=print) -> None:
     from ..cache.precompute import cache_fingerprint
     from ..errors import NassegError
 
-    keep = p.search.model_dump(mode="json", exclude={"max_trials", "max_seconds", "executor", "ray", "threads", "out"})
-    keep["precompute"] = p.precompute.model_dump(mode="json")
+    keep = identity_dump(p.search)
+    for k in ("max_trials", "max_seconds", "executor", "ray", "threads", "out"):
+        keep.pop(k)
+    keep["precompute"] = identity_dump(p.precompute)
     # keys added after searches were made: at their defaults they leave the identity as it was
     for section, key, default in _LATER_KEYS:
         d = keep if section == "search" else keep[section]
@@ -105,26 +87,21 @@ def _check_same_search(p: Params, out: Path, log=print) -> None:
             log(f"{out}: the existing search was made with other inputs ({', '.join(changed)} differ); "
                 f"it was moved to {dest} and a new search starts. Only search.max_trials / max_seconds may "
                 "change to continue a search.")
-    tag.write_text(json.dumps({"sha1": digest, "params": keep}, indent=1))
+    write_json({"sha1": digest, "params": keep}, tag)
 
 
 def write_outputs(rows: list[dict], out: Path, strategy: str, top_k: int = 10) -> dict:
     cols = ["id", "step", "slot", "status", "stage1_reward", "stage2_reward", "reward", "objective", "ran_stage2",
             "params", "madds", "stage1_seconds", "stage2_seconds", "failure", "hash", "genotype"]
-    with open(out / "trials.tsv", "w", newline="") as f:
-        w = csv.writer(f, delimiter="\t")
-        w.writerow(cols)
-        for r in rows:
-            w.writerow(["" if r.get(c) is None else r.get(c) for c in cols])
+    write_tsv(out / "trials.tsv", rows, cols)
     done = [r for r in rows if r["status"] == "done"]
     failed = [r for r in rows if r["status"] == "failed"]
     best = {}
     for r in sorted(done, key=lambda r: -r["reward"]):
         best.setdefault(r["hash"], r)
     top = list(best.values())[:top_k]
-    (out / "topk.json").write_text(json.dumps([{k: r[k] for k in ("genotype", "hash", "reward", "stage1_reward",
-                                                                   "stage2_reward", "params", "madds")} for r in top],
-                                              indent=1))
+    keys = ("genotype", "hash", "reward", "stage1_reward", "stage2_reward", "params", "madds")
+    write_json([{k: r[k] for k in keys} for r in top], out / "topk.json")
     rewards = [r["reward"] for r in done]
     q = len(rewards) // 4
     metrics = {
@@ -138,7 +115,7 @@ def write_outputs(rows: list[dict], out: Path, strategy: str, top_k: int = 10) -
         "stage2_seconds_mean": _mean([r["stage2_seconds"] for r in done if r["ran_stage2"]]),
         "failures": {k: sum(1 for r in failed if r["failure"] == k) for k in {r["failure"] for r in failed}},
     }
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=1))
+    write_json(metrics, out / "metrics.json")
     return metrics
 
 

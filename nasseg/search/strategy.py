@@ -13,6 +13,7 @@ from typing import Optional
 import numpy as np
 import torch
 
+from ..config import PPOParams
 from ..spaces import CELLS, SearchSpace
 from .controller import Controller
 
@@ -22,18 +23,6 @@ class Proposal:
     decisions: list[int]
     genotype: object  # the space's genotype type
     log_prob: float = 0.0
-
-
-@dataclass
-class PPOConfig:
-    lr: float = 1e-4
-    clip: float = 0.1
-    grad_clip: float = 2.0
-    baseline_decay: float = 0.95
-    buffer: int = 100
-    epochs: int = 4  # optimisation passes over the buffer per update
-    entropy_weight: float = 0.0
-    hidden: int = 100
 
 
 class RandomStrategy:
@@ -67,7 +56,7 @@ class PPOStrategy:
     EMA reward baseline 0.95, a buffer of the last 100 samples). ``reinforce`` is the same
     controller with a plain policy-gradient step on the latest samples only."""
 
-    def __init__(self, space: SearchSpace = CELLS, seed: int = 0, cfg: PPOConfig = PPOConfig(),
+    def __init__(self, space: SearchSpace = CELLS, seed: int = 0, cfg: PPOParams = PPOParams(),
                  reinforce: bool = False):
         self.name = "reinforce" if reinforce else "ppo"
         self.cfg, self.reinforce = cfg, reinforce
@@ -134,7 +123,7 @@ class PPOStrategy:
         torch.set_rng_state(state["torch_rng"])
 
 
-def make_strategy(name: str, seed: int = 0, cfg: PPOConfig = PPOConfig(), space: SearchSpace = CELLS):
+def make_strategy(name: str, seed: int = 0, cfg: PPOParams = PPOParams(), space: SearchSpace = CELLS):
     if name == "random":
         return RandomStrategy(space, seed)
     if name in ("ppo", "reinforce"):

@@ -7,12 +7,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
 
 import torch
 
+from ..config import SearchParams
 from ..spaces import get_space
-from .inner import InnerConfig, architecture_cost, run_stage1, run_stage2
+from .inner import architecture_cost, run_stage1, run_stage2
 
 _CONTEXTS: dict = {}
 
@@ -20,12 +20,14 @@ _CONTEXTS: dict = {}
 @dataclass
 class CacheTrainer:
     params_path: str  # params.yaml to rebuild the context from in any process
-    inner: InnerConfig
+    search: SearchParams  # the inner training's knobs (a tricks setup may differ from the file's)
     num_classes: int = 21
     in_memory: bool = True
-    threads: Optional[int] = None
-    space: str = "cells"  # search.search_space
     system: str = "cells"  # which params sections (Params.for_system): cells or wacv
+
+    @property
+    def space(self):
+        return get_space(self.search.search_space)
 
     def _context(self):
         key = (self.params_path, self.in_memory)
@@ -33,12 +35,12 @@ class CacheTrainer:
             from ..cache import FeatureCache
             from ..cache.precompute import cache_fingerprint
             from ..config import load_params
-            from ..data import open_set
+            from ..data.catalog import open_set
             from ..data.transforms import SegmentationTransform
             from ..cache.precompute import pad_crop
 
-            if self.threads:
-                torch.set_num_threads(self.threads)
+            if self.search.threads:
+                torch.set_num_threads(self.search.threads)
             torch.set_flush_denormal(True)
             p = load_params(self.params_path).for_system(self.system)
             out = Path(p.precompute.out)
@@ -46,7 +48,7 @@ class CacheTrainer:
             val = FeatureCache(out / "val.h5", cache_fingerprint(p, "val"), in_memory=self.in_memory)
             from ..models.encoder import MobileNetV2Encoder, load_encoder_weights
 
-            encoder = MobileNetV2Encoder(taps=get_space(self.space).encoder_taps)  # only the blocks it reads
+            encoder = MobileNetV2Encoder(taps=self.space.encoder_taps)  # only the blocks it reads
             load_encoder_weights(encoder, Path(p.pretrain.out) / "encoder.pt")
             encoder.eval()
             size = p.precompute.val_size
@@ -57,10 +59,10 @@ class CacheTrainer:
 
     def stage1(self, genotype_text: str, seed: int) -> dict:
         train, val, *_ = self._context()
-        space = get_space(self.space)
+        space = self.space
         g = space.parse(genotype_text)
-        decoder, scores, secs = run_stage1(g, train, val, self.inner, self.num_classes, seed, space)
-        params, madds = architecture_cost(g, self.inner, self.num_classes, space=space)
+        decoder, scores, secs = run_stage1(g, train, val, self.search, self.num_classes, seed, space)
+        params, madds = architecture_cost(g, self.search, self.num_classes, space=space)
         reward = scores.reward
         if reward != reward:  # NaN
             raise FloatingPointError("stage-1 reward is NaN (no scorable class in meta-val)")
@@ -69,11 +71,10 @@ class CacheTrainer:
 
     def stage2(self, genotype_text: str, stage1_out: dict, seed: int) -> dict:
         _, _, encoder, s2_train, s2_val = self._context()
-        decoder = get_space(self.space).build_decoder(genotype_text, num_classes=self.num_classes,
-                                                      width=self.inner.width, repeats=self.inner.repeats,
-                                                      aux=self.inner.aux)
+        decoder = self.space.build_decoder(genotype_text, num_classes=self.num_classes, width=self.search.width,
+                                           repeats=self.search.repeats, aux=self.search.aux)
         decoder.load_state_dict(stage1_out["state"])
-        scores, secs = run_stage2(decoder, encoder, s2_train, s2_val, self.inner, self.num_classes, seed)
+        scores, secs = run_stage2(decoder, encoder, s2_train, s2_val, self.search, self.num_classes, seed)
         if scores.reward != scores.reward:
             raise FloatingPointError("stage-2 reward is NaN")
         return {"scores": scores.as_dict(), "reward": scores.reward, "seconds": secs}

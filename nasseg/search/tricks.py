@@ -2,43 +2,37 @@
 (Polyak averaging, auxiliary cells, knowledge distillation), rewards per stage."""
 from __future__ import annotations
 
-import copy
-import csv
-import json
-from dataclasses import replace
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
 import numpy as np
 
-from ..config import Params
-from .executor import Failure
-from .inner import InnerConfig
+from ..config import Params, SearchParams
+from ..outputs import write_json, write_tsv
 from .strategy import RandomStrategy
 from .trainer import CacheTrainer
 
 SETUPS = ("baseline", "polyak", "aux", "kd", "all")
 
 
-def setup_config(base: InnerConfig, setup: str) -> InnerConfig:
+def setup_config(base: SearchParams, setup: str) -> SearchParams:
     """baseline: none of the three; polyak / aux / kd: that one alone; all: the three."""
     on = {"baseline": set(), "polyak": {"polyak"}, "aux": {"aux"}, "kd": {"kd"},
           "all": {"polyak", "aux", "kd"}}[setup]
-    cfg = copy.deepcopy(base)
-    cfg.aux = base.aux if "aux" in on else "none"
-    cfg.stage1 = replace(cfg.stage1, polyak=base.stage1.polyak if "polyak" in on else None,
-                         kd_weight=base.stage1.kd_weight if "kd" in on else 0.0)
-    cfg.stage2 = replace(cfg.stage2, polyak=base.stage2.polyak if "polyak" in on else None)
-    return cfg
+    stage1 = base.stage1.model_copy(update={"polyak": base.stage1.polyak if "polyak" in on else None,
+                                            "kd_weight": base.stage1.kd_weight if "kd" in on else 0.0})
+    stage2 = base.stage2.model_copy(update={"polyak": base.stage2.polyak if "polyak" in on else None})
+    return base.model_copy(update={"aux": base.aux if "aux" in on else "none", "stage1": stage1, "stage2": stage2})
 
 
-def run_tricks(p: Params, params_path: str, base: InnerConfig, n_archs: int, setups: Sequence[str] = SETUPS,
+def run_tricks(p: Params, params_path: str, base: SearchParams, n_archs: int, setups: Sequence[str] = SETUPS,
                seed: int = 0, out: Optional[Path] = None, tick: Optional[Callable[[], None]] = None) -> list[dict]:
+    """``base``: the search section whose inner training each setup varies (``p.search``)."""
     props = RandomStrategy(seed=seed).propose(n_archs)
     rows = []
     for k, prop in enumerate(props):
         for setup in setups:
-            trainer = CacheTrainer(params_path, setup_config(base, setup), p.data.num_classes, threads=p.search.threads)
+            trainer = CacheTrainer(params_path, setup_config(base, setup), p.data.num_classes)
             text = prop.genotype.to_text()
             row = {"arch": k, "setup": setup, "genotype": text, "stage1_reward": None, "stage2_reward": None,
                    "failure": ""}
@@ -64,10 +58,7 @@ def write_tricks(rows: list[dict], out: Path) -> None:
     import matplotlib.pyplot as plt
 
     out.mkdir(parents=True, exist_ok=True)
-    with open(out / "tricks.tsv", "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(rows[0]), delimiter="\t")
-        w.writeheader()
-        w.writerows(rows)
+    write_tsv(out / "tricks.tsv", rows, list(rows[0]))
     setups = list(dict.fromkeys(r["setup"] for r in rows))
     summary = {}
     fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
@@ -84,4 +75,4 @@ def write_tricks(rows: list[dict], out: Path) -> None:
     fig.tight_layout()
     fig.savefig(out / "fig3_tricks.png", dpi=110)
     plt.close(fig)
-    (out / "metrics.json").write_text(json.dumps(summary, indent=1))
+    write_json(summary, out / "metrics.json")

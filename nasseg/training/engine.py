@@ -29,11 +29,11 @@ import torch.nn.functional as F
 from torch.nn.modules.batchnorm import _BatchNorm
 from torch.utils.data import Dataset
 
-from ..config import ScheduleParams
+from ..config import ScheduleParams, identity_dump
 from ..errors import NassegError
 from .distributed import Dist, convert_batchnorm, revert_batchnorm
 from .evaluate import evaluate, upsample_to
-from .fit import FitConfig, _optimizer, optimizer_step, save_atomic, seed_everything
+from .fit import make_optimizer, optimizer_step, save_atomic, seed_everything
 
 
 @dataclass(frozen=True)
@@ -109,13 +109,15 @@ class TrainResult:
     resumed_from: int = 0
 
 
-# Keys added to ScheduleParams after runs were recorded: hashed only when set away from
-# their default, so the identities of earlier runs (and their reuse) stay valid.
+# Keys added to ScheduleParams after the engine's runs were recorded (before params_sha1's
+# cards, which hash them): hashed here only when set away from their default, so the
+# identities of earlier runs (and their reuse) stay valid.
 _LATER_KEYS = {"lr_decay": 0.5}
 
 
 def schedule_signature(s: ScheduleParams) -> str:
-    dump = s.model_dump(mode="json")
+    """The schedule's part of a run identity."""
+    dump = identity_dump(s)
     for k, default in _LATER_KEYS.items():
         if dump.get(k) == default:
             dump.pop(k)
@@ -157,7 +159,8 @@ class SegmentationObjective(Objective):
 
 
 def train_schedule(model: nn.Module, schedule: ScheduleParams, open_set: Callable[[str], Dataset], *,
-                   num_classes: Optional[int] = None, objective: Optional[Objective] = None, val_set: Optional[Dataset] = None, checkpoint: Optional[Path] = None,
+                   num_classes: Optional[int] = None, objective: Optional[Objective] = None,
+                   val_set: Optional[Dataset] = None, checkpoint: Optional[Path] = None,
                    identity: Optional[dict] = None, d: Optional[Dist] = None,
                    task: Optional[Callable[[str, int], Callable[[], None]]] = None,
                    log: Callable[[str], None] = print, on_epoch_end: Optional[Callable[[int], None]] = None,
@@ -182,60 +185,18 @@ def train_schedule(model: nn.Module, schedule: ScheduleParams, open_set: Callabl
     seed_everything(s.seed)
     model = convert_batchnorm(model, d).to(d.device)
     core = model
-    cfg = FitConfig(momentum=s.momentum, weight_decay=s.weight_decay)
-    opt_enc = _optimizer(s.encoder_optim, core.encoder.parameters(), s.encoder_lr, cfg)
-    opt_dec = _optimizer(s.decoder_optim, core.decoder.parameters(), s.decoder_lr, cfg)
-    result = TrainResult()
-    if checkpoint is not None and Path(checkpoint).is_file():
-        ck = torch.load(checkpoint, map_location="cpu", weights_only=True)
-        if ck.get("identity") == ident:
-            core.load_state_dict(ck["model"])
-            opt_enc.load_state_dict(ck["opt_enc"])
-            opt_dec.load_state_dict(ck["opt_dec"])
-            result = TrainResult(ck["history"], ck.get("final", {}), ck["seconds"], ck["epoch"])
-            if d.main:
-                log(f"resumed from {checkpoint} after epoch {ck['epoch']}/{len(epochs)}")
-        elif d.main:
-            log(f"{checkpoint}: written by another run (schedule or inputs differ); starting afresh")
+    opts = (make_optimizer(s.encoder_optim, core.encoder.parameters(), s.encoder_lr, s.momentum, s.weight_decay),
+            make_optimizer(s.decoder_optim, core.decoder.parameters(), s.decoder_lr, s.momentum, s.weight_decay))
+    result = _resume(core, opts, checkpoint, ident, len(epochs), d, log)
     if d.active:
         # find_unused_parameters: a genotype may leave a layer of the encoder or decoder unused
         model = nn.parallel.DistributedDataParallel(core, device_ids=[d.device.index] if d.device.type == "cuda"
                                                     else None, find_unused_parameters=True)
     sets: dict[str, Dataset] = {}
-    per_rank = s.batch_size // d.world
     for ep in epochs[result.resumed_from:]:
         if ep.sets not in sets:
             sets[ep.sets] = open_set(ep.sets)
-        data = sets[ep.sets]
-        order = epoch_order(len(data), s.seed, ep.index, ep.images)
-        steps = len(order) // s.batch_size
-        if steps == 0:
-            raise NassegError(f"phase {ep.phase + 1} ({ep.sets}): {len(order)} image(s) per epoch is less than one "
-                              f"batch of {s.batch_size}; lower schedule.batch_size or raise images_per_epoch.")
-        for opt, lr in ((opt_enc, ep.encoder_lr), (opt_dec, ep.decoder_lr)):
-            for g in opt.param_groups:
-                g["lr"] = lr
-        model.train()
-        set_bn_frozen(model, ep.freeze_bn)
-        t0 = time.perf_counter()
-        tick = task(f"phase {ep.phase + 1} epoch {ep.epoch_in_phase + 1}/{s.phases[ep.phase].epochs}", steps) \
-            if (task and d.main) else None
-        losses = []
-        for b in range(steps):
-            idx = order[b * s.batch_size:(b + 1) * s.batch_size][d.rank::d.world][:per_rank]
-            image, *targets = (t.to(d.device) for t in _collate([load_sample(data, i, s.seed, ep.index)
-                                                                  for i in idx]))
-            out, aux = model(image, return_aux=True)
-            loss = objective.loss(out, aux, targets, ep.aux_weight, d)
-            optimizer_step(loss, (opt_enc, opt_dec), core.parameters(), s.grad_clip,
-                           f"phase {ep.phase + 1}, epoch {ep.epoch_in_phase + 1}, step {b + 1}")
-            losses.append(float(d.all_sum(loss.detach())) / d.world)
-            if tick:
-                tick()
-        rec = {"epoch": ep.index + 1, "phase": ep.phase + 1, "sets": ep.sets, "encoder_lr": ep.encoder_lr,
-               "decoder_lr": ep.decoder_lr, "aux_weight": ep.aux_weight, "bn_frozen": ep.freeze_bn,
-               "images": steps * s.batch_size, "train_loss": float(np.mean(losses)),
-               "seconds": round(time.perf_counter() - t0, 2)}
+        rec = _train_epoch(model, core, opts, s, ep, sets[ep.sets], objective, d, task)
         phase_end = ep.epoch_in_phase + 1 == s.phases[ep.phase].epochs
         last = ep.index + 1 == len(epochs)
         if val_set is not None and (last or (eval_every_phase and phase_end)):
@@ -251,7 +212,7 @@ def train_schedule(model: nn.Module, schedule: ScheduleParams, open_set: Callabl
             log(json.dumps(rec))
             if checkpoint is not None:
                 save_atomic({"identity": ident, "epoch": ep.index + 1, "model": core.state_dict(),
-                             "opt_enc": opt_enc.state_dict(), "opt_dec": opt_dec.state_dict(),
+                             "opt_enc": opts[0].state_dict(), "opt_dec": opts[1].state_dict(),
                              "history": result.history, "final": result.final, "seconds": result.seconds},
                             Path(checkpoint))
         d.barrier()
@@ -261,6 +222,59 @@ def train_schedule(model: nn.Module, schedule: ScheduleParams, open_set: Callabl
         revert_batchnorm(core)
     core.eval()
     return result
+
+
+def _resume(core: nn.Module, opts, checkpoint: Optional[Path], ident: dict, n_epochs: int, d: Dist,
+            log) -> TrainResult:
+    """The run so far from ``checkpoint`` when it was written by the same run (``ident``), the
+    weights and optimiser states loaded; otherwise a fresh result."""
+    if checkpoint is None or not Path(checkpoint).is_file():
+        return TrainResult()
+    ck = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    if ck.get("identity") != ident:
+        if d.main:
+            log(f"{checkpoint}: written by another run (schedule or inputs differ); starting afresh")
+        return TrainResult()
+    core.load_state_dict(ck["model"])
+    opts[0].load_state_dict(ck["opt_enc"])
+    opts[1].load_state_dict(ck["opt_dec"])
+    if d.main:
+        log(f"resumed from {checkpoint} after epoch {ck['epoch']}/{n_epochs}")
+    return TrainResult(ck["history"], ck.get("final", {}), ck["seconds"], ck["epoch"])
+
+
+def _train_epoch(model: nn.Module, core: nn.Module, opts, s: ScheduleParams, ep: EpochPlan, data: Dataset,
+                 objective: Objective, d: Dist, task) -> dict:
+    """One epoch of the plan (its learning rates, BN mode, aux weight); returns its history record."""
+    order = epoch_order(len(data), s.seed, ep.index, ep.images)
+    steps = len(order) // s.batch_size
+    if steps == 0:
+        raise NassegError(f"phase {ep.phase + 1} ({ep.sets}): {len(order)} image(s) per epoch is less than one "
+                          f"batch of {s.batch_size}; lower schedule.batch_size or raise images_per_epoch.")
+    for opt, lr in zip(opts, (ep.encoder_lr, ep.decoder_lr)):
+        for g in opt.param_groups:
+            g["lr"] = lr
+    model.train()
+    set_bn_frozen(model, ep.freeze_bn)
+    t0 = time.perf_counter()
+    tick = task(f"phase {ep.phase + 1} epoch {ep.epoch_in_phase + 1}/{s.phases[ep.phase].epochs}", steps) \
+        if (task and d.main) else None
+    per_rank = s.batch_size // d.world
+    losses = []
+    for b in range(steps):
+        idx = order[b * s.batch_size:(b + 1) * s.batch_size][d.rank::d.world][:per_rank]
+        image, *targets = (t.to(d.device) for t in _collate([load_sample(data, i, s.seed, ep.index) for i in idx]))
+        out, aux = model(image, return_aux=True)
+        loss = objective.loss(out, aux, targets, ep.aux_weight, d)
+        optimizer_step(loss, opts, core.parameters(), s.grad_clip,
+                       f"phase {ep.phase + 1}, epoch {ep.epoch_in_phase + 1}, step {b + 1}")
+        losses.append(float(d.all_sum(loss.detach())) / d.world)
+        if tick:
+            tick()
+    return {"epoch": ep.index + 1, "phase": ep.phase + 1, "sets": ep.sets, "encoder_lr": ep.encoder_lr,
+            "decoder_lr": ep.decoder_lr, "aux_weight": ep.aux_weight, "bn_frozen": ep.freeze_bn,
+            "images": steps * s.batch_size, "train_loss": float(np.mean(losses)),
+            "seconds": round(time.perf_counter() - t0, 2)}
 
 
 __all__ = ["EpochPlan", "plan", "train_schedule", "TrainResult", "batch_loss", "Objective", "SegmentationObjective", "epoch_order", "load_sample",

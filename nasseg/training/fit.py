@@ -13,7 +13,7 @@ import math
 import os
 import random
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -23,25 +23,13 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset
 
+from ..config import TrainRecipe
 from .evaluate import evaluate, upsample_to
 
-
-@dataclass
-class FitConfig:
-    epochs: int = 5
-    batch_size: int = 16
-    encoder_lr: float = 1e-3
-    decoder_lr: float = 1e-3
-    encoder_optim: str = "adam"  # adam | sgd
-    decoder_optim: str = "adam"
-    momentum: float = 0.9
-    weight_decay: float = 1e-5
-    aux_weight: float = 0.0
-    grad_clip: Optional[float] = None
-    eval_every: int = 1
-    seed: int = 0
-    num_workers: int = 0
-    channels_last: bool = True
+# The recipe keys that define the training loop: a resume checkpoint records them and is
+# taken up only by a run with the same values (the data and the rest go in ``identity``).
+LOOP_KEYS = ("epochs", "batch_size", "encoder_lr", "decoder_lr", "encoder_optim", "decoder_optim", "momentum",
+             "weight_decay", "aux_weight", "grad_clip", "eval_every", "seed", "num_workers", "channels_last")
 
 
 def seed_everything(seed: int) -> None:
@@ -50,11 +38,12 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def _optimizer(kind: str, params, lr: float, cfg: FitConfig) -> torch.optim.Optimizer:
+def make_optimizer(kind: str, params, lr: float, momentum: float, weight_decay: float) -> torch.optim.Optimizer:
+    """``sgd`` (with momentum) or ``adam``, both with weight decay."""
     if kind == "sgd":
-        return torch.optim.SGD(params, lr=lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+        return torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
     if kind == "adam":
-        return torch.optim.Adam(params, lr=lr, weight_decay=cfg.weight_decay)
+        return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
     raise ValueError(f"optimiser must be 'adam' or 'sgd', got {kind!r}")
 
 
@@ -94,18 +83,21 @@ class FitResult:
     seconds: float = 0.0
 
 
-def fit(model: nn.Module, train_set: Dataset, cfg: FitConfig, *, num_classes: int,
+def fit(model: nn.Module, train_set: Dataset, cfg: TrainRecipe, *, num_classes: int,
         val_set: Optional[Dataset] = None, exclude: tuple = (), checkpoint: Optional[Path] = None,
         identity: Optional[dict] = None, task: Optional[Callable[[str, int], Callable[[], None]]] = None,
         log: Callable[[str], None] = print) -> FitResult:
     """Train ``model`` (which has ``.encoder`` and ``.decoder``) on ``train_set``; resumes from
-    ``checkpoint`` when it exists and was written by the same config and ``identity`` (a
-    dict naming whatever else defines the run: data, params hash)."""
+    ``checkpoint`` when it exists and was written with the same loop keys (:data:`LOOP_KEYS`
+    of ``cfg``) and ``identity`` (a dict naming whatever else defines the run: data, params hash)."""
+    loop = {k: getattr(cfg, k) for k in LOOP_KEYS}
     seed_everything(cfg.seed)
     if cfg.channels_last:
         model = model.to(memory_format=torch.channels_last)
-    opt_enc = _optimizer(cfg.encoder_optim, model.encoder.parameters(), cfg.encoder_lr, cfg)
-    opt_dec = _optimizer(cfg.decoder_optim, model.decoder.parameters(), cfg.decoder_lr, cfg)
+    opt_enc = make_optimizer(cfg.encoder_optim, model.encoder.parameters(), cfg.encoder_lr, cfg.momentum,
+                             cfg.weight_decay)
+    opt_dec = make_optimizer(cfg.decoder_optim, model.decoder.parameters(), cfg.decoder_lr, cfg.momentum,
+                             cfg.weight_decay)
     steps_per_epoch = len(train_set) // cfg.batch_size if len(train_set) % cfg.batch_size == 1 \
         else math.ceil(len(train_set) / cfg.batch_size)
     total = cfg.epochs * steps_per_epoch
@@ -114,7 +106,7 @@ def fit(model: nn.Module, train_set: Dataset, cfg: FitConfig, *, num_classes: in
     gen = torch.Generator().manual_seed(cfg.seed)
     if checkpoint is not None and Path(checkpoint).is_file():
         ck = torch.load(checkpoint, map_location="cpu", weights_only=True)
-        if ck.get("config") == asdict(cfg) and ck.get("identity") == (identity or {}):
+        if ck.get("config") == loop and ck.get("identity") == (identity or {}):
             model.load_state_dict(ck["model"])
             opt_enc.load_state_dict(ck["opt_enc"])
             opt_dec.load_state_dict(ck["opt_dec"])
@@ -158,7 +150,7 @@ def fit(model: nn.Module, train_set: Dataset, cfg: FitConfig, *, num_classes: in
         result.seconds += record["seconds"]
         log(json.dumps(record))
         if checkpoint is not None:
-            save_atomic({"config": asdict(cfg), "identity": identity or {}, "epoch": epoch + 1, "model": model.state_dict(),
+            save_atomic({"config": loop, "identity": identity or {}, "epoch": epoch + 1, "model": model.state_dict(),
                          "opt_enc": opt_enc.state_dict(), "opt_dec": opt_dec.state_dict(),
                          "rng": torch.get_rng_state(), "gen": gen.get_state(), "history": result.history,
                          "best": result.best, "seconds": result.seconds}, Path(checkpoint))

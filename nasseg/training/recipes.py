@@ -8,29 +8,22 @@ trained, ``history.tsv`` (one row per epoch, for ``dvc plots``). Training resume
 """
 from __future__ import annotations
 
-import csv
-import json
 import time
-from dataclasses import asdict
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Callable
 
 import torch
 
 from ..config import Params, TrainRecipe, params_sha1
-from ..data import SegmentationTransform, open_set
+from ..data.catalog import open_set
+from ..data.transforms import SegmentationTransform
 from ..errors import NassegError
 from ..models import build_model, load_encoder_weights
 from ..models.encoder import MobileNetV2Encoder
 from ..models.weights import read_state_dict
+from ..outputs import write_json, write_tsv
 from .evaluate import evaluate
-from .fit import FitConfig, fit, save_atomic, seed_everything
-
-
-def _fit_config(r: TrainRecipe) -> FitConfig:
-    return FitConfig(epochs=r.epochs, batch_size=r.batch_size, encoder_lr=r.encoder_lr, decoder_lr=r.decoder_lr,
-                     encoder_optim=r.encoder_optim, decoder_optim=r.decoder_optim, weight_decay=r.weight_decay,
-                     seed=r.seed)
+from .fit import fit, save_atomic, seed_everything
 
 
 def _identity(params: Params, section: str) -> dict:
@@ -39,19 +32,14 @@ def _identity(params: Params, section: str) -> dict:
 
 
 def _write_history(history: list[dict], path: Path) -> None:
-    keys = sorted({k for h in history for k in h}, key=lambda k: (k != "epoch", k))
-    with open(path, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=keys, delimiter="\t")
-        w.writeheader()
-        for h in history:
-            w.writerow(h)
+    write_tsv(path, history, sorted({k for h in history for k in h}, key=lambda k: (k != "epoch", k)))
 
 
 def _train(model, recipe: TrainRecipe, params: Params, section: str, out: Path, task, log) -> dict:
     data = params.data
     train_set = open_set(recipe.sets, data, SegmentationTransform.train(data.augment))
     val_set = open_set(recipe.val_set, data, SegmentationTransform.eval())
-    result = fit(model, train_set, _fit_config(recipe), num_classes=data.num_classes, val_set=val_set,
+    result = fit(model, train_set, recipe, num_classes=data.num_classes, val_set=val_set,
                  exclude=(), checkpoint=out / "resume" / "last.pt", identity=_identity(params, section),
                  task=task, log=log)
     _write_history(result.history, out / "history.tsv")
@@ -77,11 +65,12 @@ def run_pretrain(params: Params, task=None, log: Callable[[str], None] = print) 
         meta["model"] = f"refinenet_lw_mbv2 (decoder width {p.decoder_width})"
         state = model.encoder.state_dict()
     save_atomic({"encoder": state, "meta": meta}, out / "encoder.pt")
-    (out / "metrics.json").write_text(json.dumps(meta, indent=1))
+    write_json(meta, out / "metrics.json")
     return meta
 
 
-def _load_model_weights(model: torch.nn.Module, path: Path) -> str:
+def load_teacher_weights(model: torch.nn.Module, path: Path) -> str:
+    """The teacher checkpoint at ``path`` loaded into ``model`` (it must fit exactly); returns its sha256."""
     path = Path(path)
     state, sha = read_state_dict(path, "model", "teacher weights file not found. Fix teacher.weights in params.yaml, "
                                  "or set it to null to train the teacher.")
@@ -111,7 +100,7 @@ def run_teacher(params: Params, task=None, log: Callable[[str], None] = print) -
     seed_everything(t.seed)
     model = build_teacher(params)
     if t.weights is not None:
-        sha = _load_model_weights(model, t.weights)
+        sha = load_teacher_weights(model, t.weights)
         val_set = open_set(t.val_set, params.data, SegmentationTransform.eval())
         t0 = time.perf_counter()
         scores, _ = evaluate(model, val_set, params.data.num_classes,
@@ -124,5 +113,5 @@ def run_teacher(params: Params, task=None, log: Callable[[str], None] = print) -
     meta.update({"model": model.name, "depth": t.depth, "decoder_width": t.decoder_width,
                  "num_classes": params.data.num_classes})
     save_atomic({"model": model.state_dict(), "meta": meta}, out / "teacher.pt")
-    (out / "metrics.json").write_text(json.dumps(meta, indent=1))
+    write_json(meta, out / "metrics.json")
     return meta

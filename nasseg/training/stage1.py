@@ -7,27 +7,15 @@ the parameters (applied before validation). BN statistics are updated as usual.
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
 from typing import Iterable, Optional
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from ..config import Stage1Params
 from ..metrics import ConfusionMatrix, Scores
 from .evaluate import upsample_to
-
-
-@dataclass
-class Stage1Config:
-    epochs: int = 5
-    batch_size: int = 32
-    lr: float = 3e-3
-    grad_clip: float = 3.0
-    kd_weight: float = 0.3
-    aux_weight: float = 0.15
-    polyak: Optional[float] = 0.9  # None: no averaging
-    samples_per_epoch: Optional[int] = None  # None: the whole cache each epoch
 
 
 class Polyak:
@@ -50,24 +38,26 @@ class Polyak:
         model.load_state_dict(self.shadow.state_dict())
 
 
-def stage1_loss(logits, aux, labels, teacher: Optional[torch.Tensor], cfg: Stage1Config) -> torch.Tensor:
+def stage1_loss(logits, aux, labels, teacher: Optional[torch.Tensor], kd_weight: float,
+                aux_weight: float) -> torch.Tensor:
     loss = F.cross_entropy(upsample_to(logits, labels.shape[1:]), labels, ignore_index=255)
-    if teacher is not None and cfg.kd_weight > 0:
-        loss = loss + cfg.kd_weight * F.mse_loss(upsample_to(logits, teacher.shape[2:]), teacher)
+    if teacher is not None and kd_weight > 0:
+        loss = loss + kd_weight * F.mse_loss(upsample_to(logits, teacher.shape[2:]), teacher)
     for a in aux:
-        loss = loss + cfg.aux_weight * F.cross_entropy(upsample_to(a, labels.shape[1:]), labels, ignore_index=255)
+        loss = loss + aux_weight * F.cross_entropy(upsample_to(a, labels.shape[1:]), labels, ignore_index=255)
     return loss
 
 
 def train_decoder_epoch(decoder: nn.Module, batches: Iterable[dict], optimizer: torch.optim.Optimizer,
-                        cfg: Stage1Config, ema: Optional[Polyak] = None, tick=None) -> float:
-    """One pass over ``batches`` (dicts with tap0..3, labels and optionally teacher)."""
+                        cfg: Stage1Params, ema: Optional[Polyak] = None, tick=None) -> float:
+    """One pass over ``batches`` (dicts with tap0..3, labels and optionally teacher); ``cfg``
+    gives the loss weights and the gradient clip."""
     decoder.train()
     total, count = 0.0, 0
     for b in batches:
         feats = [b[f"tap{i}"] for i in range(4)]
         logits, aux = decoder(feats, return_aux=True)
-        loss = stage1_loss(logits, aux, b["labels"], b.get("teacher"), cfg)
+        loss = stage1_loss(logits, aux, b["labels"], b.get("teacher"), cfg.kd_weight, cfg.aux_weight)
         if not torch.isfinite(loss):
             raise FloatingPointError(f"stage-1 loss became {loss.item()}")
         optimizer.zero_grad(set_to_none=True)

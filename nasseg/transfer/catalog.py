@@ -1,6 +1,6 @@
-"""Where the transfer sets live: the embedded ones ``prepare`` renders, or real ones from params.
+"""Where the transfer sets live: the embedded ones ``prepare-transfer`` renders, or real ones from params.
 
-Sets (``nasseg.config.TRANSFER_SETS``): ``coco_kp_train`` / ``coco_kp_val`` (COCO keypoints,
+Sets (``nasseg.data.names.TRANSFER_SETS``): ``coco_kp_train`` / ``coco_kp_val`` (COCO keypoints,
 person crops from ground-truth boxes), ``mpii_train`` / ``mpii_valid`` (MPII, HRNet JSON),
 ``nyu_train`` (NYUv2 raw RGB/depth pairs, or the labelled training split when there are
 none) and ``nyu_test`` (the 654 labelled test frames of the official split).
@@ -15,17 +15,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Optional
 
 from ..config import TransferDataParams
+from ..data.names import DEPTH_SETS, POSE_SETS
 from ..errors import DataError
-from .depth_data import DepthDataset, DepthPairs, NYULabeled, load_pair_list, read_nyu_splits
-from .pose_data import (COCO_FLIP_PAIRS, MPII_FLIP_PAIRS, PoseDataset, load_coco_keypoints, load_mpii_gt,
-                        load_mpii_json)
+from .depth_data import DepthDataset, DepthPairs, load_pair_list
+from .mpii import load_mpii_gt, load_mpii_json
+from .nyu import NYULabeled, read_nyu_splits
+from .pose_data import PoseDataset
+from .pose_formats import COCO_FLIP_PAIRS, MPII_FLIP_PAIRS, load_coco_keypoints
 
-POSE_SETS = {"coco_kp_train": ("coco", "train"), "coco_kp_val": ("coco", "val"),
-             "mpii_train": ("mpii", "train"), "mpii_valid": ("mpii", "valid")}
-DEPTH_SETS = ("nyu_train", "nyu_test")
 NUM_JOINTS = {"coco": 17, "mpii": 16}
 FLIP_PAIRS = {"coco": COCO_FLIP_PAIRS, "mpii": MPII_FLIP_PAIRS}
 
@@ -74,35 +74,6 @@ def nyu_files(tp: TransferDataParams) -> NYUFiles:
     raw = tp.embedded.nyu_raw_train > 0
     return NYUFiles(r / "nyu_depth_v2_labeled.mat", r / "splits.mat", r / "raw" if raw else None,
                     r / "raw" / "train_pairs.txt" if raw else None)
-
-
-def generate_transfer_embedded(tp: TransferDataParams, progress: Optional[Callable] = None,
-                               tasks=("coco", "mpii", "nyu")) -> dict:
-    """Render the embedded pose and depth sets whose real counterparts params do not name."""
-    from .synthetic_depth import write_nyu_embedded
-    from .synthetic_pose import write_coco_keypoints, write_mpii
-
-    e, root, out = tp.embedded, Path(tp.root), {}
-
-    def tick(name, n):
-        return progress(name, n) if progress else None
-
-    size = tuple(e.pose_size)
-    if "coco" in tasks and tp.coco_keypoints is None:
-        for split, n in (("train2017", e.coco.train), ("val2017", e.coco.val)):
-            out[f"coco_{split}"] = str(write_coco_keypoints(root / "coco", split, n, seed=e.seed, size=size,
-                                                            progress=tick(f"COCO keypoints {split}", n)))
-    if "mpii" in tasks and tp.mpii is None:
-        for split, n in (("train", e.mpii.train), ("valid", e.mpii.val)):
-            out[f"mpii_{split}"] = str(write_mpii(root / "mpii", split, n, seed=e.seed, size=size,
-                                                  progress=tick(f"MPII {split}", n)))
-    if "nyu" in tasks and tp.nyu is None:
-        n = e.nyu_labeled + e.nyu_raw_train
-        paths = write_nyu_embedded(root / "nyu", n_labeled=e.nyu_labeled, n_test=e.nyu_test,
-                                   n_raw_train=e.nyu_raw_train, seed=e.seed, size=tuple(e.depth_size),
-                                   progress=tick("NYUv2 frames", n))
-        out.update({f"nyu_{k}": str(v) for k, v in paths.items()})
-    return out
 
 
 def pose_records(name: str, tp: TransferDataParams, aspect: float, *, skip_bad: bool = False):

@@ -24,11 +24,13 @@ import torch
 
 from ..config import Params, params_sha1
 from ..errors import NassegError
-from ..experiments.runner import encoder_file, file_sha1, write_json_atomic
+from ..experiments.runner import encoder_file, file_sha1
+from ..markdown import markdown_table
+from ..outputs import write_json
 from ..models import build_model
 from ..models.checkpoint import arch_of, save_checkpoint
 from ..models.zoo import count_params, list_archs
-from ..space.genotype import Genotype
+from ..spaces.cells.genotype import Genotype
 from ..training.distributed import Dist
 from ..training.engine import schedule_signature, train_schedule
 from .catalog import FLIP_PAIRS, NUM_JOINTS, open_depth_set, open_pose_set, open_transfer_set
@@ -158,7 +160,7 @@ def run_one(p: Params, task: str, model_name: str, *, d: Optional[Dist] = None, 
         save_checkpoint(model, arch, {"task": task, "stride": stride, **meta_task,
                                       "scores": {k: v for k, v in res.final.items() if not isinstance(v, dict)}},
                         model_file)
-        write_json_atomic(result, done)
+        write_json(result, done)
         resume.unlink(missing_ok=True)
     return result
 
@@ -250,16 +252,16 @@ def _f(v, fmt: str) -> str:
 def table2(results: dict, models: list[str]) -> str:
     """Markdown: our pose results beside the paper's Table 2."""
     mp, co = results.get("mpii", {}), results.get("coco", {})
-    lines = ["| Model | MPII Mean@0.5 | MPII Mean@0.1 | COCO AP | COCO AR | Params, M |", "|---|---:|---:|---:|---:|---:|"]
+    rows = []
     for m in models:
         a, b = mp.get(m, {}).get("final", {}), co.get(m, {}).get("final", {})
         params = (co.get(m) or mp.get(m) or {}).get("params")
-        lines.append(f"| ours: {m} | {_f(a.get('pckh@0.5'), '.1f')} | {_f(a.get('pckh@0.1'), '.1f')} | "
-                     f"{_f(b.get('coco_ap'), '.3f')} | {_f(b.get('coco_ar'), '.3f')} | "
-                     f"{_f(params / 1e6 if params else None, '.2f')} |")
-    for name, *v in PAPER_TABLE2:
-        lines.append(f"| paper: {name} | {v[0]:.1f} | {v[1]:.1f} | {v[2]:.3f} | {v[3]:.3f} | {v[4]:.1f} |")
-    return "\n".join(lines) + "\n"
+        rows.append([f"ours: {m}", _f(a.get("pckh@0.5"), ".1f"), _f(a.get("pckh@0.1"), ".1f"),
+                     _f(b.get("coco_ap"), ".3f"), _f(b.get("coco_ar"), ".3f"), _f(params / 1e6 if params else None, ".2f")])
+    rows += [[f"paper: {name}", f"{v[0]:.1f}", f"{v[1]:.1f}", f"{v[2]:.3f}", f"{v[3]:.3f}", f"{v[4]:.1f}"]
+             for name, *v in PAPER_TABLE2]
+    return markdown_table(["Model", "MPII Mean@0.5", "MPII Mean@0.1", "COCO AP", "COCO AR", "Params, M"], rows,
+                          align=["left"] + ["right"] * 5)
 
 
 def table3(results: dict, models: list[str], reference: Optional[dict] = None) -> str:
@@ -268,16 +270,15 @@ def table3(results: dict, models: list[str], reference: Optional[dict] = None) -
     ny = results.get("nyu", {})
     cols = [f"ours: {m}" for m in models] + (["constant depth"] if reference else []) + \
         [f"paper: {c}" for c in PAPER_TABLE3]
-    lines = ["| | " + " | ".join(cols) + " |", "|---|" + "---:|" * len(cols)]
+    rows = []
     for i, (key, label) in enumerate(DEPTH_ROWS):
         ours = [_f(ny.get(m, {}).get("final", {}).get(key), ".3f") for m in models]
         ref = [_f(reference[key], ".3f")] if reference else []
-        paper = [_f(v[i], ".3f") for v in PAPER_TABLE3.values()]
-        lines.append(f"| {label} | " + " | ".join(ours + ref + paper) + " |")
+        rows.append([label, *ours, *ref, *[_f(v[i], ".3f") for v in PAPER_TABLE3.values()]])
     ours_p = [_f(ny[m]["params"] / 1e6 if m in ny else None, ".2f") for m in models]
-    lines.append("| Parameters, M | " + " | ".join(ours_p + (["0"] if reference else [])
-                                                   + [_f(v[-1], ".1f") for v in PAPER_TABLE3.values()]) + " |")
-    return "\n".join(lines) + "\n"
+    rows.append(["Parameters, M", *ours_p, *(["0"] if reference else []),
+                 *[_f(v[-1], ".1f") for v in PAPER_TABLE3.values()]])
+    return markdown_table(["", *cols], rows, align=["left"] + ["right"] * len(cols))
 
 
 def run_transfer(p: Params, *, d: Optional[Dist] = None, progress=None, log: Callable[[str], None] = print,
@@ -316,5 +317,5 @@ def run_transfer(p: Params, *, d: Optional[Dist] = None, progress=None, log: Cal
                    for m, r in per.items()} for t, per in results.items()}
     if reference:
         metrics["nyu_constant_depth"] = reference
-    write_json_atomic(metrics, out / "metrics.json")
+    write_json(metrics, out / "metrics.json")
     return results

@@ -12,19 +12,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Optional, Sequence
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
 from ..training.distributed import Dist
 from ..training.engine import Objective
 from ..training.evaluate import predict_logits, upsample_to
 from .metrics import DepthMeter, coco_keypoint_eval, pckh
-from .pose_data import decode_heatmaps, flip_back, heatmap_to_image
+from .pose_geometry import decode_heatmaps, flip_back, heatmap_to_image
 
 
 def _global_mean(total: torch.Tensor, count: torch.Tensor, d: Dist) -> torch.Tensor:

@@ -1,0 +1,23 @@
+"""``precompute``: the stage-1 feature cache."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, StrictBool, StrictInt
+
+from .base import Section
+
+
+class PrecomputeParams(Section):
+    """The stage-1 feature cache (SPEC §5: 4,000 samples, 256x256 crops, stride-4 labels)."""
+
+    n: StrictInt = Field(default=1000, ge=1)  # training samples, each augmented once
+    label_stride: Literal[1, 2, 4] = 4
+    val_size: StrictInt = Field(default=144, ge=16)  # meta-val images centre-padded/cropped to this
+    dtype: Literal["float16", "float32"] = "float16"
+    chunk: StrictInt = Field(default=32, ge=1)  # samples per HDF5 chunk (one contiguous read)
+    compression: Literal["none", "lzf", "gzip"] = "none"
+    seed: StrictInt = 0
+    teacher: StrictBool = True  # store the teacher's logits (distillation); false: no teacher needed
+    out: Path = Path("cache")

@@ -1,0 +1,32 @@
+"""`nasseg tricks`: Fig. 3, the search's training tricks one at a time."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from nasseg.config import load_params
+from nasseg.progress import console, progress_bars, table
+from nasseg.search.tricks import SETUPS, run_tricks
+
+
+def main(
+    params: Path = typer.Option(Path("params.yaml"), "--params", "-p", help="params file; reads `search` and `tricks`."),
+) -> None:
+    """Fig. 3: `tricks.archs` random architectures, each trained (stage 1 then stage 2) five ways:
+    baseline, Polyak only, aux cells only, distillation only, all three. Writes
+    <tricks.out>/tricks.tsv, fig3_tricks.png and metrics.json (mean rewards per setup)."""
+    p = load_params(params)
+    t = p.tricks
+    with progress_bars() as task:
+        tick = task("tricks", t.archs * len(SETUPS))
+        rows = run_tricks(p, str(params), p.search, t.archs, SETUPS, t.seed, Path(t.out), tick)
+    summary = {}
+    for r in rows:
+        for k in ("stage1_reward", "stage2_reward"):
+            if r[k] is not None:
+                summary.setdefault(r["setup"], {}).setdefault(k, []).append(r[k])
+    body = [[s, f"{sum(v['stage1_reward']) / len(v['stage1_reward']):.4f}",
+             f"{sum(v.get('stage2_reward', [0])) / max(1, len(v.get('stage2_reward', []))):.4f}"]
+            for s, v in summary.items()]
+    console.print(table("Fig. 3: mean rewards", ["setup", "stage 1", "stage 2"], body))
