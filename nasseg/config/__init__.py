@@ -15,6 +15,7 @@ from .params import SYSTEMS, Params, format_validation_error, load_params, param
 from .precompute import PrecomputeParams
 from .recipes import PretrainParams, TeacherParams, TrainRecipe
 from .report import QualitativeParams, ReportParams
+from .runtime import RuntimeParams
 from .schedule import EvalParams, LatencyParams, PhaseParams, ScheduleParams
 from .search import (HardwareParams, PPOParams, RayParams, SearchParams, Stage1Params, Stage2Params,
                      TerminationParams)

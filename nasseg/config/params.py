@@ -23,6 +23,7 @@ from .data import DataParams
 from .precompute import PrecomputeParams
 from .recipes import PretrainParams, TeacherParams
 from .report import ReportParams
+from .runtime import RuntimeParams
 from .search import SearchParams
 from .train import TrainParams
 from .transfer import TransferParams
@@ -47,6 +48,7 @@ class Params(BaseModel):
     transfer: TransferParams = Field(default_factory=TransferParams)
     report: ReportParams = ReportParams()
     wacv: WacvParams = Field(default_factory=WacvParams)
+    runtime: RuntimeParams = RuntimeParams()
 
     def for_system(self, system: str, dataset: str = "camvid") -> "Params":
         """The params a shared stage (precompute, search, train) reads for one system:
