@@ -16,7 +16,9 @@ compared with plain eager's): ``eager`` (``torch.no_grad``), ``inference_mode``,
 inference mode) and ``onnxruntime`` (the model exported to ONNX at the benchmark size by
 :mod:`nasseg.models.export` and run by an ONNX Runtime CPU session with as many intra-op threads as
 torch uses and denormals flushed to zero; CPU only: on other devices the variant is skipped
-and gives no row).
+and gives no row). A precision other than fp32 runs the forward passes under autocast
+(:class:`~nasseg.runtime.Runtime`), names itself in the ``device`` column ("cpu (bf16)") and
+skips the ONNX Runtime variant, which runs in fp32 whatever is asked.
 """
 from __future__ import annotations
 
@@ -31,6 +33,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from .errors import ConfigError
 from .models.zoo import build_model, count_params, list_archs, strip_aux
+from .runtime import Runtime
 
 VARIANTS = ("eager", "inference_mode", "channels_last", "compile", "onnxruntime")
 CPU_ONLY = ("onnxruntime",)
@@ -74,7 +77,8 @@ def count_madds(model: nn.Module, size) -> tuple[int, tuple]:
     return fc.get_total_flops() // 2, tuple(y.shape[2:])
 
 
-def _sync(device: torch.device) -> None:
+def sync(device: torch.device) -> None:
+    """Wait for the device's queued work (CUDA kernels run asynchronously), so that a timer reads its end."""
     if device.type == "cuda":
         torch.cuda.synchronize(device)
 
@@ -82,12 +86,12 @@ def _sync(device: torch.device) -> None:
 def time_forward(fn: Callable[[], torch.Tensor], device: torch.device, runs: int, warmup: int) -> tuple[float, float]:
     for _ in range(warmup):
         fn()
-    _sync(device)
+    sync(device)
     times = []
     for _ in range(runs):
         t0 = time.perf_counter()
         fn()
-        _sync(device)
+        sync(device)
         times.append((time.perf_counter() - t0) * 1e3)
     mean = sum(times) / len(times)
     std = math.sqrt(sum((t - mean) ** 2 for t in times) / max(1, len(times) - 1))
@@ -106,6 +110,17 @@ def _onnxruntime_runner(model: nn.Module, x: torch.Tensor) -> Callable[[], torch
 
     def run():
         return torch.from_numpy(sess.run(None, feed)[0])
+    return run
+
+
+def _under(runtime: Runtime, fn: Callable[[], torch.Tensor]) -> Callable[[], torch.Tensor]:
+    """``fn`` run under the runtime's autocast (itself in fp32)."""
+    if runtime.precision == "fp32":
+        return fn
+
+    def run():
+        with runtime.autocast():
+            return fn()
     return run
 
 
@@ -133,7 +148,8 @@ def _runner(model: nn.Module, x: torch.Tensor, variant: str) -> Callable[[], tor
 
 def benchmark_model(name: str, *, size=512, runs: int = 100, warmup: int = 5,
                     variants: Sequence[str] = ("eager",), device: str = "cpu", num_classes: int = 21,
-                    progress: Optional[Callable[[], None]] = None) -> list[BenchRow]:
+                    progress: Optional[Callable[[], None]] = None, precision: str = "fp32") -> list[BenchRow]:
+    """Rows of one model on ``device`` (``cpu``, ``cuda``, ``cuda:N``) in ``precision``."""
     # Randomly initialised models can drift into denormal floats, which x86 CPUs process
     # 10-100x slower (seen here: Light-Weight RefineNet's residual pooling chain); trained
     # weights do not. Flushing them to zero measures the architecture, not the accident.
@@ -142,27 +158,29 @@ def benchmark_model(name: str, *, size=512, runs: int = 100, warmup: int = 5,
     model = strip_aux(build_model(name, num_classes=num_classes)).eval()
     params = count_params(model)
     madds, out_hw = count_madds(model, size)
-    dev = torch.device(device)
+    runtime = Runtime.of(None, device=device, precision=precision, workers=0)
+    dev = runtime.device
+    label = "cpu" if dev.type == "cpu" else torch.cuda.get_device_name(dev)
+    label += "" if precision == "fp32" else f" ({precision})"
     h, w = (size, size) if isinstance(size, int) else tuple(size)  # a side, or (height, width)
     x = torch.randn(1, 3, h, w, generator=torch.Generator().manual_seed(0)).to(dev)
     reference = None
     rows = []
     for variant in variants:
-        if variant in CPU_ONLY and dev.type != "cpu":
+        if variant in CPU_ONLY and (dev.type != "cpu" or precision != "fp32"):
             if progress:
                 progress()
             continue
         m = build_model(name, num_classes=num_classes)  # fresh copy: variants may change memory layout
         m.load_state_dict(model.state_dict())
         m = strip_aux(m).eval().to(dev)
-        fn = _runner(m, x, variant)
+        fn = _under(runtime, _runner(m, x, variant))
         out = fn().float()
         if reference is None:
             reference = out.clone()
         diff = float((out - reference).abs().max())
         mean, std = time_forward(fn, dev, runs, warmup)
-        rows.append(BenchRow(name, variant, device if dev.type == "cpu" else torch.cuda.get_device_name(dev),
-                             torch.get_num_threads(), (h, w), params, madds, out_hw, mean, std, runs, diff))
+        rows.append(BenchRow(name, variant, label, torch.get_num_threads(), (h, w), params, madds, out_hw, mean, std, runs, diff))
         if progress:
             progress()
     return rows

@@ -112,6 +112,9 @@ class Runtime:
                 + (f", {self.accumulate} batches per step" if self.accumulate > 1 else ""))
 
 
+CPU_FP32 = Runtime(torch.device("cpu"))  # what a library call runs on when given no runtime
+
+
 def to_cpu(obj):
     """Tensors (in dicts, lists, tuples) moved to the CPU: what goes to disk or to another process."""
     if isinstance(obj, torch.Tensor):

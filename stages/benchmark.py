@@ -14,8 +14,11 @@ from nasseg.markdown import markdown_table
 from nasseg.outputs import write_json
 from nasseg.models.zoo import PUBLISHED
 from nasseg.progress import console, progress_bars, table
+from nasseg.runtime import Runtime
 from nasseg.spaces.cells import Genotype
 from nasseg.spaces.cells.draw import draw_genotype
+
+from .common import log
 
 
 def main(
@@ -26,6 +29,11 @@ def main(
                                                  help=f"run variants ({', '.join(VARIANTS)}); default: benchmark.variants"),
     runs: Optional[int] = typer.Option(None, help="timed forward passes per model (default: benchmark.runs)"),
     out: Optional[Path] = typer.Option(None, help="output folder (default: benchmark.out)"),
+    device: Optional[str] = typer.Option(None, "--device", help="cpu | cuda | cuda:N | auto: time on this device "
+                                         "only (default: every device of benchmark.devices present here)"),
+    precision: str = typer.Option("fp32", "--precision", help="fp32 | fp16 (CUDA) | bf16: forward passes under "
+                                  "autocast; the device column then reads e.g. \"cpu (bf16)\" and the ONNX Runtime "
+                                  "variant is skipped"),
 ) -> None:
     """Parameters, MAdds, output resolution and latency of every model, as in Table 1.
 
@@ -34,9 +42,12 @@ def main(
     <out>/table.md and <out>/arch*.png|svg (the found architectures, drawn as in Fig. 6); for the
     second system (`benchmark.wacv`) <out>/wacv_table.md and wacv_metrics.json at 2048x1024 and
     480x360. Latency is measured in eval mode without autograd over `runs` forward
-    passes of one image after `warmup` passes; on CPU and, when present, on CUDA.
+    passes of one image after `warmup` passes; on each device of `benchmark.devices` present
+    here (CPU and, when present, CUDA), or on --device alone. The latency table is fp32 unless
+    --precision says otherwise (params.yaml's runtime.precision does not apply here).
     """
-    p = load_params(params).benchmark
+    full = load_params(params)
+    p = full.benchmark
     models_given = bool(models)
     models = models or list(p.models)
     check_models(models, "benchmark.models" if not models_given else "--models")
@@ -48,14 +59,20 @@ def main(
     out = out or Path(p.out)
     if p.threads:
         torch.set_num_threads(p.threads)
-    devices = [d for d in p.devices if d == "cpu" or (d == "cuda" and torch.cuda.is_available())]
+    if device is not None:
+        devices = [str(Runtime.of(full, device=device, precision=precision).device)]
+    else:
+        devices = [d for d in p.devices if d == "cpu" or (d == "cuda" and torch.cuda.is_available())]
+        for d in devices:
+            Runtime.of(full, device=d, precision=precision)  # fp16 on the CPU: a ConfigError before any timing
+    log(f"benchmark on {', '.join(devices)} in {precision}")
     rows = []
     with progress_bars() as task:
         tick = task("benchmark", len(models) * len(variants) * len(devices))
         for device in devices:
             for name in models:
                 rows += benchmark_model(name, size=p.size, runs=runs, warmup=p.warmup, variants=variants,
-                                        device=device, num_classes=p.num_classes, progress=tick)
+                                        device=device, num_classes=p.num_classes, progress=tick, precision=precision)
     records = with_reference_ratio([r.as_dict() for r in rows], p.reference)
     write_json({"reference": p.reference, "input": p.size, "madds_convention": "FLOPs/2 from torch.utils.flop_counter "
                 "(convolutions and matrix products only)", "rows": records}, out / "metrics.json")
@@ -66,10 +83,10 @@ def main(
             draw_genotype(Genotype.from_text(PUBLISHED[name]), out / name, f"{name}: {PUBLISHED[name]}")
     console.print(table(f"benchmark: {p.size}×{p.size} input, {runs} runs after {p.warmup} warm-up", header, body))
     if p.wacv is not None and not models_given:
-        _wacv_rows(p, devices, out)
+        _wacv_rows(p, devices, out, precision)
 
 
-def _wacv_rows(p, devices: list[str], out: Path) -> None:
+def _wacv_rows(p, devices: list[str], out: Path, precision: str) -> None:
     """The second system (SPEC §9): parameters, MAdds and latency at 2048x1024 and 480x360."""
     w = p.wacv
     rows = []
@@ -79,7 +96,8 @@ def _wacv_rows(p, devices: list[str], out: Path) -> None:
             for name in w.models:
                 for hw in w.sizes:
                     rows += benchmark_model(name, size=tuple(hw), runs=w.runs, warmup=w.warmup, variants=w.variants,
-                                            device=device, num_classes=w.num_classes, progress=tick)
+                                            device=device, num_classes=w.num_classes, progress=tick,
+                                            precision=precision)
     records = [r.as_dict() for r in rows]
     write_json({"num_classes": w.num_classes, "runs": w.runs, "rows": records}, out / "wacv_metrics.json")
     header, body = sizes_table(records, w.models, w.sizes, w.variants)

@@ -51,6 +51,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "evaluate": (TOOLS, "stages.tools.evaluate:main", "score a checkpoint on a split, per-class IoU"),
     "predict": (TOOLS, "stages.tools.predict:main", "masks, depth maps or skeletons for one's own images"),
     "export": (TOOLS, "stages.tools.export:main", "ONNX and TorchScript files, checked against eager PyTorch"),
+    "gpu-check": (TOOLS, "stages.tools.gpu_check:main", "every computing stage for a few steps on the GPU (fp16, bf16)"),
     "bench-cache": (TOOLS, "stages.tools.bench_cache:main", "what the feature cache buys, measured side by side"),
 }
 

@@ -25,9 +25,9 @@ def show_recipe(title: str, meta: dict) -> None:
 
 
 # The options every computing command takes (params.yaml `runtime` gives the defaults).
-DEVICE = typer.Option(None, "--device", help="auto | cpu | cuda | cuda:N  [default: params.yaml runtime.device]")
-PRECISION = typer.Option(None, "--precision", help="fp32 | fp16 (CUDA) | bf16  [default: params.yaml "
-                         "runtime.precision]")
+DEVICE = typer.Option(None, "--device", help="auto | cpu | cuda | cuda:N (default: params.yaml runtime.device)")
+PRECISION = typer.Option(None, "--precision", help="fp32 | fp16 (CUDA) | bf16 (default: params.yaml "
+                         "runtime.precision)")
 
 
 def runtime_of(p, device: Optional[str], precision: Optional[str]) -> Runtime:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Optional
 
 import typer
 
@@ -9,11 +10,13 @@ from nasseg.config import load_params
 from nasseg.progress import progress_bars
 from nasseg.training.recipes import run_pretrain
 
-from .common import log, show_recipe
+from .common import DEVICE, PRECISION, log, runtime_of, show_recipe
 
 
 def main(
     params: Path = typer.Option(Path("params.yaml"), "--params", "-p", help="params file; reads `data` and `pretrain`."),
+    device: Optional[str] = DEVICE,
+    precision: Optional[str] = PRECISION,
 ) -> None:
     """Train the MobileNet-v2 encoder for segmentation, or import given weights.
 
@@ -25,6 +28,7 @@ def main(
     An interrupted run resumes from <out>/resume/last.pt.
     """
     p = load_params(params)
+    rt = runtime_of(p, device, precision)
     with progress_bars() as task:
-        meta = run_pretrain(p, task, log=log)
+        meta = run_pretrain(p, task, log=log, runtime=rt)
     show_recipe("pretrain: MobileNet-v2 encoder", meta)

@@ -10,7 +10,7 @@ from nasseg.config import load_params
 from nasseg.progress import console, progress_bars, table
 from nasseg.search.run import run_strategy
 
-from .common import log
+from .common import DEVICE, PRECISION, log, runtime_of
 
 
 def main(
@@ -25,6 +25,8 @@ def main(
     out: Optional[Path] = typer.Option(None, help="override search.out (e.g. a scratch folder for timing runs)"),
     system: str = typer.Option("cells", "--system", help="cells: the CVPR 2019 system (top-level sections); wacv: "
                                "the WACV 2020 template system (the `wacv` section's data, precompute and search)."),
+    device: Optional[str] = DEVICE,
+    precision: Optional[str] = PRECISION,
 ) -> None:
     """Sample architectures, train each (stage 1 from the cache, stage 2 end to end when
     the termination rule lets it), and update the controller on their rewards.
@@ -37,6 +39,10 @@ def main(
     The search space is search.search_space: cells (CVPR 2019) or templates (WACV 2020); the
     same controller, PPO, store and inner training serve both. --system wacv reads the `wacv`
     section (templates on CamVid, cache wacv.precompute.out, results in wacv.search.out).
+
+    Both stages and the reward run on --device in --precision (with Ray, each worker resolves
+    the device again). The device never enters the search's identity; a precision other than
+    fp32 does (a store is continued only in the precision that made it).
     """
     p = load_params(params).for_system(system)
     upd = {k: v for k, v in {"max_trials": max_trials, "executor": executor, "threads": threads, "out": out}.items()
@@ -45,10 +51,11 @@ def main(
         upd["ray"] = p.search.ray.model_copy(update={"workers": workers})
     if upd:
         p = p.model_copy(update={"search": p.search.model_copy(update=upd)})
+    runtime = runtime_of(p, device, precision)
     total = p.search.max_trials or 0
     with progress_bars() as task:
         tick = task(f"search {strategy}", total) if total else None
-        m = run_strategy(p, str(params), strategy, system=system, on_trial=(lambda _r: tick()) if tick else None,
+        m = run_strategy(p, str(params), strategy, system=system, runtime=runtime, on_trial=(lambda _r: tick()) if tick else None,
                          log=log)
     rows = [[k, f"{v:.4f}" if isinstance(v, float) else v] for k, v in m.items()]
     console.print(table(f"search: {strategy}", ["", "value"], rows))

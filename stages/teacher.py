@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Optional
 
 import typer
 
@@ -9,11 +10,13 @@ from nasseg.config import load_params
 from nasseg.progress import progress_bars
 from nasseg.training.recipes import run_teacher
 
-from .common import log, show_recipe
+from .common import DEVICE, PRECISION, log, runtime_of, show_recipe
 
 
 def main(
     params: Path = typer.Option(Path("params.yaml"), "--params", "-p", help="params file; reads `data` and `teacher`."),
+    device: Optional[str] = DEVICE,
+    precision: Optional[str] = PRECISION,
 ) -> None:
     """Train the distillation teacher (Light-Weight RefineNet on ResNet), or import it.
 
@@ -23,6 +26,7 @@ def main(
     and scores it. Writes <out>/teacher.pt, <out>/metrics.json and <out>/history.tsv.
     """
     p = load_params(params)
+    rt = runtime_of(p, device, precision)
     with progress_bars() as task:
-        meta = run_teacher(p, task, log=log)
+        meta = run_teacher(p, task, log=log, runtime=rt)
     show_recipe(f"teacher: {meta['model']}", meta)

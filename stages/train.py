@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Optional
 
 import typer
 
@@ -9,10 +10,12 @@ from nasseg.config import load_params
 from nasseg.experiments.final import run_train
 from nasseg.progress import console, table
 
+from .common import DEVICE, PRECISION, runtime_of
 from .torchrun import run_distributed
 
 
-def main(params: Path = typer.Option(Path("params.yaml"), "--params", "-p", help="params file")) -> None:
+def main(params: Path = typer.Option(Path("params.yaml"), "--params", "-p", help="params file"),
+         device: Optional[str] = DEVICE, precision: Optional[str] = PRECISION) -> None:
     """Table 1: full training of the best ablation architectures (aux-cell variant).
 
     The `train.archs` best by aux-cell mIoU in <ablate.out>/ablation.tsv, at `train.width`
@@ -25,7 +28,8 @@ def main(params: Path = typer.Option(Path("params.yaml"), "--params", "-p", help
     processes (gloo on CPU, NCCL on GPUs) with the weights of a single process. The WACV
     system's training is `nasseg train-wacv` (`nasseg train --system wacv` runs it too).
     """
-    main_process, cards = run_distributed(run_train, load_params(params))
+    p = load_params(params)
+    main_process, cards = run_distributed(run_train, p, runtime_of(p, device, precision))
     if main_process:
         rows = [[c["name"], f"{c['mean_iou']:.4f}", f"{c['params']:,}", f"{c['madds'] / 1e9:.2f}",
                  c["output_stride"], f"{c['latency_ms']:.1f}"] for c in cards]

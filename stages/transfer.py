@@ -10,6 +10,7 @@ from nasseg.config import load_params
 from nasseg.progress import console, table
 from nasseg.transfer.run import run_transfer
 
+from .common import DEVICE, PRECISION, runtime_of
 from .torchrun import run_distributed
 
 _PARAMS = typer.Option(Path("params.yaml"), "--params", "-p", help="params file; this stage reads `transfer`.")
@@ -21,6 +22,8 @@ def main(
                                              "default: transfer.tasks. The tables also keep every other finished run of params."),
     model: Optional[list[str]] = typer.Option(None, "--model", "-m", help="only these models (found<k>, a zoo "
                                               "name or a genotype); default: transfer.models."),
+    device: Optional[str] = DEVICE,
+    precision: Optional[str] = PRECISION,
 ) -> None:
     """Tables 2 and 3: train each of `transfer.models` on each of `transfer.tasks` with one protocol.
 
@@ -45,8 +48,9 @@ def main(
                 "models": t.models + [x for x in (model or []) if x not in t.models]}
         p = p.model_copy(update={"transfer": type(t).model_validate({**t.model_dump(), **over})})
     main_process, results = run_distributed(
-        lambda p, d, bars, log: run_transfer(p, d=d, progress=bars, log=log, only_tasks=task or None,
-                                             only_models=model or None), p)
+        lambda p, d, bars, log, runtime: run_transfer(p, d=d, progress=bars, log=log, only_tasks=task or None,
+                                                      only_models=model or None, runtime=runtime),
+        p, runtime_of(p, device, precision))
     if not main_process:
         return
     rows = []

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Optional
 
 import typer
 
@@ -9,18 +10,24 @@ from nasseg.config import load_params
 from nasseg.progress import console, progress_bars, table
 from nasseg.search.tricks import SETUPS, run_tricks
 
+from .common import DEVICE, PRECISION, runtime_of
+
 
 def main(
     params: Path = typer.Option(Path("params.yaml"), "--params", "-p", help="params file; reads `search` and `tricks`."),
+    device: Optional[str] = DEVICE,
+    precision: Optional[str] = PRECISION,
 ) -> None:
     """Fig. 3: `tricks.archs` random architectures, each trained (stage 1 then stage 2) five ways:
     baseline, Polyak only, aux cells only, distillation only, all three. Writes
-    <tricks.out>/tricks.tsv, fig3_tricks.png and metrics.json (mean rewards per setup)."""
+    <tricks.out>/tricks.tsv, fig3_tricks.png and metrics.json (mean rewards per setup).
+    Every run trains on --device in --precision."""
     p = load_params(params)
+    runtime = runtime_of(p, device, precision)
     t = p.tricks
     with progress_bars() as task:
         tick = task("tricks", t.archs * len(SETUPS))
-        rows = run_tricks(p, str(params), p.search, t.archs, SETUPS, t.seed, Path(t.out), tick)
+        rows = run_tricks(p, str(params), p.search, t.archs, SETUPS, t.seed, Path(t.out), tick, runtime=runtime)
     summary = {}
     for r in rows:
         for k in ("stage1_reward", "stage2_reward"):

@@ -77,3 +77,9 @@ def test_draw_command(tmp_path):
     assert (tmp_path / "a2.png").stat().st_size > 1000 and (tmp_path / "a2.svg").is_file()
     out = run_cli(["draw", "[[1,[0,9,0,0]],[[0,1]]]"], tmp_path)
     assert out.returncode == 2 and "p2=9" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_benchmark_in_bf16_names_its_precision_and_skips_onnxruntime():
+    rows = benchmark_model("arch2", size=64, runs=1, warmup=0, variants=("eager", "onnxruntime"), device="cpu",
+                           precision="bf16")
+    assert [(r.variant, r.device) for r in rows] == [("eager", "cpu (bf16)")] and rows[0].mean_ms > 0

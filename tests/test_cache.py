@@ -129,3 +129,36 @@ def test_missing_or_corrupt_cache_is_a_clear_error(tmp_path):
     bad.write_bytes(b"not hdf5 at all")
     with pytest.raises(NassegError, match="not a readable HDF5"):
         FeatureCache(bad)
+
+
+def test_precompute_in_bf16_writes_a_valid_cache_a_reader_takes(tmp_path, monkeypatch):
+    """Encoder and teacher in bf16 autocast on the CPU (random weights: only the format counts);
+    the cache holds finite float16 features and records the precision, which no reader checks."""
+    import nasseg.cache.precompute as pc
+    from nasseg.config import parse_params
+    from nasseg.data.prepare import build_lists, generate_embedded
+    from nasseg.models.encoder import MobileNetV2Encoder
+    from nasseg.runtime import Runtime
+    from nasseg.training.recipes import build_teacher
+
+    p = parse_params({
+        "data": {"root": str(tmp_path / "data"), "embedded": {"voc": {"train": 4, "val": 4}, "sbd": {"train": 4, "val": 2},
+                 "coco": {"train": 2}, "min_size": 40, "max_size": 48}, "augment": {"crop": 32, "min_side": 32}},
+        "pretrain": {"out": str(tmp_path / "pre")}, "teacher": {"out": str(tmp_path / "tea"), "depth": 18},
+        "precompute": {"out": str(tmp_path / "cache"), "n": 6, "chunk": 4, "val_size": 48}})
+    generate_embedded(p.data)
+    build_lists(p.data)
+    for f in ("pre/encoder.pt", "tea/teacher.pt"):  # the fingerprint hashes them; the loaders are replaced
+        (tmp_path / f).parent.mkdir(parents=True)
+        (tmp_path / f).write_bytes(f.encode())
+    torch.manual_seed(0)
+    monkeypatch.setattr(pc, "load_frozen_encoder", lambda params: MobileNetV2Encoder().eval())
+    monkeypatch.setattr(pc, "load_frozen_teacher", lambda params: build_teacher(params).eval())
+    runtime = Runtime.of(None, device="cpu", precision="bf16")
+    for split in ("train", "val"):
+        path, _ = pc.precompute(p, split, batch_size=4, runtime=runtime)
+        with FeatureCache(path, pc.cache_fingerprint(p, split)) as c:
+            assert c.fingerprint["precision"] == "bf16" and len(c) == (6 if split == "train" else 1)  # meta-val: 1
+            for b in c.batches(4, shuffle=False):
+                assert all(torch.isfinite(v).all() for k, v in b.items() if k != "labels")
+    assert "precision" not in pc.cache_fingerprint(p, "train", "fp32")  # fp32 caches keep their fingerprints

@@ -1,5 +1,6 @@
 """The multi-phase training engine: schedule arithmetic, exact resume, DDP = one process,
 full-size evaluation at odd sizes."""
+import math
 import os
 import subprocess
 import sys
@@ -195,3 +196,39 @@ def test_evaluation_at_full_size_on_odd_image_sizes():
     labelled = sum(int((Odd()[i][1] != 255).sum()) for i in range(3))
     assert int(cm.mat.sum()) == labelled  # every labelled pixel at full resolution, void left out
     assert 0.0 <= scores.mean_iou <= 1.0
+
+
+def _steps_seen():
+    """A progress ``task`` that records the step count of each epoch bar."""
+    seen = []
+
+    def task(name, total):
+        seen.append((name, total))
+        return lambda: None
+
+    return seen, task
+
+
+def test_bf16_and_accumulation_on_cpu_finish_with_finite_losses(tmp_path):
+    from nasseg.runtime import Runtime
+    from nasseg.training.fit import runtime_identity
+
+    s = ScheduleParams(phases=[PhaseParams(sets="voc_train", epochs=1, aux_weight=0.3)], batch_size=4, grad_clip=1.0)
+    data = lambda _n: Toy(8, 32)  # noqa: E731
+    bf16 = Runtime.of(None, device="cpu", precision="bf16")
+    seen, task = _steps_seen()
+    res = train_schedule(_tiny_model(), s, data, num_classes=2, val_set=Toy(2, 32), runtime=bf16, task=task,
+                         checkpoint=tmp_path / "bf16.pt", log=lambda _s: None)
+    assert math.isfinite(res.history[-1]["train_loss"]) and 0.0 <= res.final["mean_iou"] <= 1.0
+    assert ("phase 1 epoch 1/1", 2) in seen
+    # an fp32 run does not take up the bf16 run's checkpoint (precision is in the identity, fp32 adds nothing)
+    assert runtime_identity(bf16) == {"precision": "bf16"} and runtime_identity(Runtime.of(None, device="cpu")) == {}
+    logs = []
+    train_schedule(_tiny_model(), s, data, num_classes=2, checkpoint=tmp_path / "bf16.pt", log=logs.append)
+    assert any("another run" in line for line in logs)
+    # two batches of 4 per optimiser step: half the steps, finite losses, every image still seen
+    acc = Runtime(torch.device("cpu"), accumulate=2)
+    seen, task = _steps_seen()
+    res = train_schedule(_tiny_model(), s, data, num_classes=2, runtime=acc, task=task, log=lambda _s: None)
+    assert ("phase 1 epoch 1/1", 1) in seen
+    assert math.isfinite(res.history[-1]["train_loss"]) and res.history[-1]["images"] == 8

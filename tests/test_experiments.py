@@ -167,3 +167,23 @@ def test_missing_search_outputs_are_named(tmp_path):
         run_correlate(p, log=lambda s: None)
     with pytest.raises(NassegError, match="ablation.tsv: missing"):
         run_train(p, log=lambda s: None)
+
+
+def test_ablate_in_bf16_on_cpu_and_cuda_where_there_is_none(project):
+    root, raw = project
+    from nasseg.runtime import Runtime
+
+    over = {**raw, "ablate": {**raw["ablate"], "archs": 1, "variants": ["cell"], "out": str(root / "ablate_bf16")}}
+    m = run_ablate(parse_params(over), log=lambda s: None, runtime=Runtime.of(None, device="cpu", precision="bf16"))
+    run = json.loads(next((root / "ablate_bf16/runs").glob("*/result.json")).read_text())
+    assert run["identity"]["precision"] == "bf16" and all(np.isfinite(h["train_loss"]) for h in run["history"])
+    assert 0.0 <= m["mean_iou_mean"]["cell"] <= 1.0
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    import yaml
+
+    params_file = root / "params_cuda.yaml"
+    params_file.write_text(yaml.safe_dump(json.loads(json.dumps(over))))
+    r = run_cli(["ablate", "--device", "cuda", "--params", str(params_file)], cwd=root)
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert "no CUDA device" in r.stderr and "--device cpu" in r.stderr

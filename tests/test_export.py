@@ -164,3 +164,18 @@ def test_benchmark_onnxruntime_variant():
     ort_row = rows[1]
     assert ort_row.max_abs_diff < 1e-3 and ort_row.mean_ms > 0 and ort_row.output_hw == (8, 8)
     assert ort_row.params == rows[0].params and ort_row.threads == torch.get_num_threads()
+
+
+def test_export_checks_against_eager_on_the_chosen_device_and_precision(tmp_path):
+    ck = tmp_path / "found1/model.pt"
+    save_checkpoint(build_model(SMALL, num_classes=21, width=16, repeats=1),
+                    arch_of(genotype=SMALL, num_classes=21, width=16, repeats=1), {}, ck)
+    res = CliRunner().invoke(_cli(), [str(ck), "--out", str(tmp_path / "ex"), "--size", "64", "64", "--device", "cpu"])
+    assert res.exit_code == 0, res.output
+    rec = json.loads((tmp_path / "ex/found1.export.json").read_text())
+    assert rec["check_runtime"] == {"device": "cpu", "precision": "fp32"} and rec["ok"]
+    res = CliRunner().invoke(_cli(), [str(ck), "--out", str(tmp_path / "bf"), "--size", "64", "64", "-f", "onnx",
+                                      "--device", "cpu", "--precision", "bf16", "--rtol", "0.1"])
+    assert res.exit_code == 0, res.output  # the fp32 file against a bf16 reference: bf16 rounding only
+    rec = json.loads((tmp_path / "bf/found1.export.json").read_text())
+    assert rec["check_runtime"]["precision"] == "bf16" and 0 < rec["checks"]["onnx"]["max_abs_diff"]

@@ -10,62 +10,11 @@ from pathlib import Path
 import pytest
 import yaml
 
+from nasseg.config import apply_overrides
+
 ROOT = Path(__file__).resolve().parents[1]
 
-TINY = {
-    "data": {"embedded": {"voc": {"train": 8, "val": 10}, "sbd": {"train": 10, "val": 2}, "coco": {"train": 6},
-                          "min_size": 48, "max_size": 64}},
-    "benchmark": {"models": ["arch0", "arch1", "arch2", "lraspp_mbv3"], "reference": "lraspp_mbv3", "size": 64,
-                  "runs": 2, "warmup": 1, "variants": ["eager"]},
-    "pretrain": {"epochs": 1, "batch_size": 4, "decoder_width": 16, "val_set": "meta_val"},
-    "teacher": {"epochs": 1, "batch_size": 4, "decoder_width": 16, "depth": 18, "sets": "trainaug",
-                "val_set": "meta_val"},
-    "precompute": {"n": 24, "chunk": 8, "val_size": 64},
-    "search": {"max_trials": 2, "batch_size": 2, "stage1": {"epochs": 1, "batch_size": 8, "samples_per_epoch": 16},
-               "stage2": {"batch_size": 4, "max_images": 8}},
-    "tricks": {"archs": 1},
-    "ablate": {"archs": 2, "schedule": {"phases": [{"sets": "trainaug", "epochs": 1, "images_per_epoch": 4},
-                                                   {"sets": "voc_train", "epochs": 1, "images_per_epoch": 4}],
-                                        "batch_size": 2, "val_set": "meta_val"}},
-    "correlate": {"per_bucket": 1},
-    "train": {"archs": 1, "latency": {"size": 64, "runs": 1, "warmup": 0},
-              "schedule": {"phases": [{"sets": "coco_train+trainaug", "epochs": 1, "images_per_epoch": 4},
-                                      {"sets": "voc_train", "epochs": 2, "images_per_epoch": 2}],
-                           "batch_size": 2, "val_set": "meta_val"}},
-    "transfer": {"data": {"embedded": {"coco": {"train": 6, "val": 3}, "mpii": {"train": 6, "val": 3},
-                                       "nyu_labeled": 6, "nyu_test": 2, "nyu_raw_train": 6}},
-                 "models": ["found0", "refinenet_lw_mbv2"],
-                 "mpii": {"input": [64, 64], "schedule": {"phases": [{"sets": "mpii_train", "epochs": 1,
-                                                                       "images_per_epoch": 4}],
-                                                          "batch_size": 2, "val_set": "mpii_valid"}},
-                 "coco": {"input": [64, 64], "schedule": {"phases": [{"sets": "coco_kp_train", "epochs": 1,
-                                                                       "images_per_epoch": 4}],
-                                                          "batch_size": 2, "val_set": "coco_kp_val"}},
-                 "nyu": {"crop": [64, 64], "schedule": {"phases": [{"sets": "nyu_train", "epochs": 1,
-                                                                     "images_per_epoch": 4}],
-                                                        "batch_size": 2, "val_set": "nyu_test"}}},
-    "report": {"qualitative": {"images": 2, "models": ["found0"]}},
-    "wacv": {"data": {"embedded": {"camvid": {"train": 8, "val": 4, "test": 4}, "cityscapes": {"train": 6, "val": 3},
-                                   "camvid_size": [48, 64], "cityscapes_size": [48, 96]},
-                      "augment": {"min_side": 48, "crop": 48}},
-             "precompute": {"n": 16, "chunk": 8, "val_size": 64},
-             "search": {"max_trials": 2, "batch_size": 2,
-                        "stage1": {"epochs": 1, "batch_size": 8, "samples_per_epoch": 16},
-                        "stage2": {"batch_size": 4, "max_images": 8}},
-             "train": {"archs": 1, "published": ["wacv_arch0"], "latency": {"size": 64, "runs": 1, "warmup": 0},
-                       "camvid": {"phases": [{"sets": "camvid_train", "epochs": 1, "images_per_epoch": 4}],
-                                  "batch_size": 2, "val_set": "camvid_test"},
-                       "cityscapes": {"phases": [{"sets": "cityscapes_train", "epochs": 1, "images_per_epoch": 4}],
-                                      "batch_size": 2, "val_set": "cityscapes_val"}}},
-}
-TINY["benchmark"]["wacv"] = {"sizes": [[64, 128], [48, 64]], "runs": 1, "warmup": 0, "variants": ["eager"]}
-
-
-def _merge(base: dict, over: dict) -> dict:
-    out = dict(base)
-    for k, v in over.items():
-        out[k] = _merge(base.get(k, {}), v) if isinstance(v, dict) and isinstance(base.get(k), dict) else v
-    return out
+TINY = yaml.safe_load((ROOT / "profiles" / "tiny.yaml").read_text())  # also `make gpu-check`'s
 
 
 def _copy_project(dst: Path) -> None:
@@ -85,7 +34,7 @@ def test_dvc_repro_tiny_profile_then_nothing_to_do(tmp_path):
     proj.mkdir()
     _copy_project(proj)
     params = yaml.safe_load((proj / "params.yaml").read_text())
-    params = _merge(params, TINY)
+    params = apply_overrides(params, TINY)
     (proj / "params.yaml").write_text(yaml.safe_dump(params))
     (proj / "dvc.lock").unlink(missing_ok=True)
     bindir = Path(sys.executable).parent

@@ -215,3 +215,15 @@ def test_cli_through_typer(ckpts, images, tmp_path):
     assert isinstance(res.exception, DataError) and "bad.png" in str(res.exception)
     res = runner.invoke(app, ["found7", str(images), "--root", str(tmp_path)])
     assert isinstance(res.exception, NassegError) and "nasseg train" in str(res.exception)
+
+
+def test_cli_runs_on_the_chosen_device_and_precision(ckpts, images, tmp_path):
+    app = typer.Typer()
+    from stages.tools.predict import main
+
+    app.command()(main)
+    for key in ("seg", "depth"):
+        res = CliRunner().invoke(app, [str(ckpts[key]), str(images / "a.jpg"), "--out", str(tmp_path / key),
+                                       "--device", "cpu", "--precision", "bf16"])
+        assert res.exit_code == 0, res.output
+        assert "device cpu, precision bf16" in res.output and any((tmp_path / key).iterdir())

@@ -102,3 +102,16 @@ def test_precompute_writes_caches_that_match_their_fingerprint(prepared):
     # another seed or n is another cache: the reader refuses the old file
     with pytest.raises(NassegError, match="n, seed|seed"):
         FeatureCache(path, cache_fingerprint(_params(prepared, precompute__seed=1, precompute__n=21), "train"))
+
+
+def test_pretrain_in_bf16_on_cpu_finishes_with_finite_losses(prepared, tmp_path):
+    import math
+
+    from nasseg.runtime import Runtime
+
+    p = _params(prepared, pretrain__out=str(tmp_path / "bf16"))
+    meta = run_pretrain(p, log=lambda s: None, runtime=Runtime.of(None, device="cpu", precision="bf16"))
+    assert meta["source"] == "trained" and 0.0 <= meta["mean_iou"] <= 1.0
+    ck = torch.load(tmp_path / "bf16/resume/last.pt", weights_only=True)
+    assert ck["identity"]["precision"] == "bf16" and all(math.isfinite(h["train_loss"]) for h in ck["history"])
+    assert all(v.dtype == torch.float32 for v in ck["model"].values() if v.is_floating_point())  # fp32 weights

@@ -201,3 +201,99 @@ def test_ray_executor_runs_a_small_search_on_local_cpus(tmp_path):
     finally:
         import ray
         ray.shutdown()
+
+
+# ----------------------------------------------------------------------------- device and precision
+
+def _tiny_caches(tmp_path, num_classes=5):
+    """Random train/val caches of the four MobileNetV2 taps at 16x16 (train: labels 16x16 and
+    teacher logits; val: labels 64x64), opened in memory."""
+    from nasseg.cache import CacheSpec, FeatureCache, write_cache
+
+    taps = tuple((c, 16 >> i, 16 >> i) for i, c in enumerate((24, 32, 96, 320)))
+
+    def batches(n, label_hw, teacher, seed):
+        rng = np.random.default_rng(seed)
+        for s in range(0, n, 8):
+            b = min(8, n - s)
+            out = {f"tap{i}": rng.normal(size=(b, *shape)).astype(np.float32) for i, shape in enumerate(taps)}
+            out["labels"] = rng.integers(0, num_classes, size=(b, *label_hw)).astype(np.uint8)
+            if teacher:
+                out["teacher"] = rng.normal(size=(b, num_classes, 16, 16)).astype(np.float32)
+            yield out
+
+    tr = write_cache(tmp_path / "t.h5", CacheSpec(n=32, tap_shapes=taps, label_shape=(16, 16),
+                                                  teacher_shape=(num_classes, 16, 16), chunk=8),
+                     batches(32, (16, 16), True, 0), {})
+    va = write_cache(tmp_path / "v.h5", CacheSpec(n=8, tap_shapes=taps, label_shape=(64, 64), chunk=8),
+                     batches(8, (64, 64), False, 1), {})
+    return FeatureCache(tr, in_memory=True), FeatureCache(va, in_memory=True)
+
+
+def test_inner_training_in_bf16_on_the_cpu_gives_finite_rewards_and_fp32_weights(tmp_path):
+    import math
+
+    from nasseg.config import parse_params
+    from nasseg.models.encoder import MobileNetV2Encoder
+    from nasseg.runtime import Runtime
+    from nasseg.search.inner import run_stage1, run_stage2
+    from nasseg.spaces import get_space
+
+    class Images(torch.utils.data.Dataset):
+        def __init__(self, n):
+            g = torch.Generator().manual_seed(n)
+            self.x, self.y = torch.randn(n, 3, 64, 64, generator=g), torch.randint(0, 5, (n, 64, 64), generator=g)
+
+        def __len__(self):
+            return len(self.x)
+
+        def __getitem__(self, i):
+            return self.x[i], self.y[i]
+
+    train, val = _tiny_caches(tmp_path)
+    cfg = parse_params({"search": {"width": 16, "stage1": {"epochs": 1, "batch_size": 8},
+                                   "stage2": {"epochs": 1, "batch_size": 4, "max_images": 8}}}).search
+    space = get_space("cells")
+    g = space.parse("[[8,[0,0,5,2],[0,2,8,8],[0,5,1,4]],[[3,3],[3,2],[3,0]]]")
+    runtime = Runtime.of(None, device="cpu", precision="bf16")
+    decoder, s1, _ = run_stage1(g, train, val, cfg, 5, 0, space, runtime=runtime)
+    assert math.isfinite(s1.reward) and 0.0 <= s1.reward <= 1.0
+    assert all(v.dtype == torch.float32 for v in decoder.state_dict().values() if v.is_floating_point())
+    s2, _ = run_stage2(decoder, MobileNetV2Encoder().eval(), Images(8), Images(4), cfg, 5, 0, runtime=runtime)
+    assert math.isfinite(s2.reward) and 0.0 <= s2.reward <= 1.0
+
+
+def test_precision_enters_the_search_identity_only_when_not_fp32_and_the_trainer_pickles(tmp_path):
+    import json
+    import pickle
+
+    from nasseg.config import parse_params
+    from nasseg.runtime import Runtime
+    from nasseg.search.run import run_strategy
+    from nasseg.search.trainer import CacheTrainer
+
+    def identity(runtime, out):
+        p = parse_params({"search": {"max_trials": 4, "batch_size": 4, "out": str(tmp_path / out)}})
+        run_strategy(p, "params.yaml", "random", trainer=ToyTrainer(), runtime=runtime, log=lambda s: None)
+        return json.loads((tmp_path / out / "random/search.json").read_text())
+
+    default, cpu = identity(None, "a"), identity(Runtime.of(None, device="cpu"), "b")
+    bf16 = identity(Runtime.of(None, device="cpu", precision="bf16"), "c")
+    assert default["sha1"] == cpu["sha1"] and "precision" not in cpu["params"]  # the device never enters
+    assert bf16["sha1"] != cpu["sha1"] and bf16["params"]["precision"] == "bf16"
+    t = CacheTrainer("params.yaml", parse_params({}).search, device="cpu", precision="bf16")
+    assert pickle.loads(pickle.dumps(t)) == t  # Ray ships it: the device travels as text
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
+@pytest.mark.parametrize("args", [["search"], ["tricks"], ["precompute"], ["bench-cache"], ["benchmark"],
+                                  ["predict", "arch0", "x.jpg"], ["export", "arch0"]])
+def test_device_cuda_without_cuda_is_one_config_error_line_exit_2(args, capsys):
+    from stages.cli import entry
+
+    with pytest.raises(SystemExit) as exc:
+        entry([*args, "--device", "cuda"])
+    assert exc.value.code == 2
+    err = capsys.readouterr()
+    text = (err.out + err.err).strip()
+    assert "no CUDA device" in text and "--device cpu" in text and "Traceback" not in text

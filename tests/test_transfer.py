@@ -265,3 +265,21 @@ def test_transfer_errors_name_the_fix(tmp_path):
     (tmp_path / "data/mpii/annot/gt_valid.mat").unlink()
     with pytest.raises(DataError, match="gt_valid.mat"):
         run_one(p, "mpii", TINY_GENOTYPE)
+
+
+def test_transfer_in_bf16_on_cpu_finishes_with_finite_losses(tmp_path):
+    from nasseg.runtime import Runtime
+    from nasseg.transfer.prepare import generate_transfer_embedded
+    from nasseg.transfer.run import finished_run, run_transfer
+
+    p = _tiny_params(tmp_path, [TINY_GENOTYPE])
+    generate_transfer_embedded(p.transfer.data)
+    bf16 = Runtime.of(None, device="cpu", precision="bf16")
+    res = run_transfer(p, log=lambda s: None, only_tasks=["mpii", "nyu"], runtime=bf16)
+    for task in ("mpii", "nyu"):
+        r = res[task][TINY_GENOTYPE]
+        assert r["identity"]["precision"] == "bf16"
+        assert all(math.isfinite(h["train_loss"]) for h in r["history"])
+    assert math.isfinite(res["nyu"][TINY_GENOTYPE]["final"]["rmse"])
+    # an fp32 run of the same task is another run
+    assert finished_run(p, "mpii", TINY_GENOTYPE) is None and finished_run(p, "mpii", TINY_GENOTYPE, bf16) is not None

@@ -5,11 +5,15 @@ its size), each augmented once with the training transform (random scale, crop, 
 encoder taps, labels at ``label_stride`` and teacher logits at stride 4. Validation cache:
 every meta-val image, centre-padded/cropped to ``val_size`` without augmentation, taps and
 full-resolution labels (rewards are computed at full resolution).
+
+Encoder and teacher run on a :class:`~nasseg.runtime.Runtime` (device, autocast precision);
+their outputs are moved to the CPU in float32 before they are written.
 """
 from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+from typing import Optional
 
 import torch
 import torch.nn.functional as F
@@ -19,6 +23,7 @@ from ..data.catalog import lists_dir, open_set
 from ..data.transforms import SegmentationTransform
 from ..errors import NassegError
 from ..models.encoder import MobileNetV2Encoder, load_encoder_weights
+from ..runtime import Runtime, to_cpu
 from ..training.fit import seed_everything
 from ..training.recipes import build_teacher, load_teacher_weights
 from .store import CacheSpec, write_cache
@@ -31,8 +36,9 @@ def file_sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def cache_fingerprint(params, split: str) -> dict:
-    """What a cache file depends on; a reader compares it with the file's own."""
+def cache_fingerprint(params, split: str, precision: str = "fp32") -> dict:
+    """What a cache file depends on; a reader compares it with the file's own. ``precision``
+    (the writer's autocast) enters only when not fp32, and no reader checks it."""
     pc, data = params.precompute, params.data
     list_file = lists_dir(data) / ("meta_train.lst" if split == "train" else "meta_val.lst")
     fp = {
@@ -48,6 +54,8 @@ def cache_fingerprint(params, split: str) -> dict:
                    "n": pc.n, "augment": data.augment.model_dump(mode="json"), "label_stride": pc.label_stride})
     else:
         fp.update({"val_size": pc.val_size})
+    if precision != "fp32":
+        fp["precision"] = precision
     return fp
 
 
@@ -84,13 +92,16 @@ def _labels_at(mask: torch.Tensor, stride: int) -> torch.Tensor:
 
 
 @torch.no_grad()
-def precompute(params, split: str, task=None, batch_size: int = 32) -> tuple[Path, dict]:
-    """Write ``<out>/<split>.h5``; returns its path and a small report."""
+def precompute(params, split: str, task=None, batch_size: int = 32,
+               runtime: Optional[Runtime] = None) -> tuple[Path, dict]:
+    """Write ``<out>/<split>.h5``; returns its path and a small report. ``runtime``: where the
+    encoder and teacher run (None: params.yaml's ``runtime``)."""
     pc, data = params.precompute, params.data
+    runtime = runtime or Runtime.of(params)
     seed_everything(pc.seed + (0 if split == "train" else 1))
     torch.set_flush_denormal(True)
-    encoder = load_frozen_encoder(params)
-    teacher = load_frozen_teacher(params) if split == "train" and pc.teacher else None
+    encoder = runtime.prepare(load_frozen_encoder(params))
+    teacher = runtime.prepare(load_frozen_teacher(params)) if split == "train" and pc.teacher else None
     if split == "train":
         base = open_set("meta_train", data, SegmentationTransform.train(data.augment))
         n = pc.n
@@ -101,14 +112,14 @@ def precompute(params, split: str, task=None, batch_size: int = 32) -> tuple[Pat
         n = len(base)
         dataset = base
         size = pc.val_size
-    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False,
+    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, pin_memory=runtime.pin_memory,
                         collate_fn=None if split == "train" else lambda b: _collate_val(b, size))
-    probe = encoder(torch.zeros(1, 3, size, size))
+    probe = encoder(runtime.batch(torch.zeros(1, 3, size, size)))
     tap_shapes = tuple(tuple(t.shape[1:]) for t in probe)
     label_stride = pc.label_stride if split == "train" else 1
     teacher_shape = None
     if teacher is not None:
-        teacher_shape = tuple(teacher(torch.zeros(2, 3, size, size)).shape[1:])
+        teacher_shape = tuple(teacher(runtime.batch(torch.zeros(2, 3, size, size))).shape[1:])
     spec = CacheSpec(n=n, tap_shapes=tap_shapes, label_shape=(size // label_stride, size // label_stride),
                      teacher_shape=teacher_shape, dtype=pc.dtype, chunk=pc.chunk,
                      compression=None if pc.compression == "none" else pc.compression)
@@ -117,11 +128,13 @@ def precompute(params, split: str, task=None, batch_size: int = 32) -> tuple[Pat
 
     def batches():
         for image, mask in loader:
-            taps = encoder(image)
-            out = {f"tap{i}": t for i, t in enumerate(taps)}
+            image = runtime.batch(image)
+            with runtime.autocast():
+                out = {f"tap{i}": t for i, t in enumerate(encoder(image))}
+                if teacher is not None:
+                    out["teacher"] = teacher(image)
+            out = {k: v.float() for k, v in to_cpu(out).items()}
             out["labels"] = _labels_at(mask, label_stride).clamp(0, 255).to(torch.uint8)
-            if teacher is not None:
-                out["teacher"] = teacher(image)
             if pc.dtype == "float16" and len(errs) < 4:  # what float16 storage loses, measured
                 for k, v in out.items():
                     if k != "labels":
@@ -142,7 +155,8 @@ def precompute(params, split: str, task=None, batch_size: int = 32) -> tuple[Pat
                 tick()
         done[0] = k
 
-    path = write_cache(Path(pc.out) / f"{split}.h5", spec, batches(), cache_fingerprint(params, split), progress)
+    path = write_cache(Path(pc.out) / f"{split}.h5", spec, batches(), cache_fingerprint(params, split, runtime.precision),
+                       progress)
     if errs:
         report["fp16_max_rel_error"] = max(errs)
     report["bytes"] = path.stat().st_size

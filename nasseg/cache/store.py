@@ -12,8 +12,9 @@ dataset        shape                 dtype    what
 
 Every dataset is chunked by ``chunk`` samples so that a chunk is one contiguous read.
 The file's attribute ``fingerprint`` (JSON) records what made it: encoder and teacher
-weight hashes, the list file's hash, transform params, N, seed; a reader given the run's
-expected fingerprint refuses a file that differs. Files are written to ``<name>.tmp`` and
+weight hashes, the list file's hash, transform params, N, seed (and the autocast precision
+when not fp32); a reader given the run's expected fingerprint refuses a file that differs in
+anything but the precision, which records how the features were computed, not what they are. Files are written to ``<name>.tmp`` and
 renamed when complete, so an interrupted run never leaves a cache that looks whole.
 """
 from __future__ import annotations
@@ -31,6 +32,7 @@ import torch
 from ..errors import NassegError
 
 TAPS = ("tap0", "tap1", "tap2", "tap3")
+PROVENANCE = ("precision",)  # fingerprint keys a reader takes whatever their value
 
 
 @dataclass(frozen=True)
@@ -45,7 +47,7 @@ class CacheSpec:
 
 
 def fingerprint_mismatch(stored: dict, expected: dict) -> list[str]:
-    keys = sorted(set(stored) | set(expected))
+    keys = sorted((set(stored) | set(expected)) - set(PROVENANCE))
     return [k for k in keys if stored.get(k) != expected.get(k)]
 
 

@@ -11,7 +11,7 @@ from .base import Section, check_sets, identity_dump
 from .benchmark import BenchmarkParams, WacvBenchParams
 from .correlate import CorrelateParams
 from .data import AugmentParams, CocoSource, DataParams, EmbeddedParams, EmbeddedSizes, SourcesParams, SplitParams
-from .params import SYSTEMS, Params, format_validation_error, load_params, params_sha1, parse_params
+from .params import SYSTEMS, Params, apply_overrides, format_validation_error, load_params, params_sha1, parse_params
 from .precompute import PrecomputeParams
 from .recipes import PretrainParams, TeacherParams, TrainRecipe
 from .report import QualitativeParams, ReportParams
@@ -26,13 +26,13 @@ from .tricks import TricksParams
 from .wacv import STREET_CLASSES, CamVidSizes, StreetEmbedded, StreetSources, WacvDataParams, WacvParams, WacvTrainParams
 
 __all__ = [
-    "ConfigError", "Section", "check_sets", "identity_dump", "SYSTEMS", "Params", "format_validation_error",
+    "ConfigError", "Section", "check_sets", "identity_dump", "SYSTEMS", "Params", "apply_overrides", "format_validation_error",
     "load_params", "params_sha1", "parse_params",
     "DataParams", "EmbeddedParams", "EmbeddedSizes", "SourcesParams", "CocoSource", "SplitParams", "AugmentParams",
     "BenchmarkParams", "WacvBenchParams", "TrainRecipe", "PretrainParams", "TeacherParams", "PrecomputeParams",
     "SearchParams", "Stage1Params", "Stage2Params", "TerminationParams", "PPOParams", "RayParams", "HardwareParams",
     "TricksParams", "PhaseParams", "EvalParams", "ScheduleParams", "LatencyParams", "AblateParams", "CorrelateParams",
     "TrainParams", "TransferParams", "TransferDataParams", "TransferEmbedded", "COCOKeypointSource", "MPIISource",
-    "NYUSource", "PoseTaskParams", "DepthTaskParams", "ReportParams", "QualitativeParams", "WacvParams",
+    "NYUSource", "PoseTaskParams", "DepthTaskParams", "ReportParams", "QualitativeParams", "RuntimeParams", "WacvParams",
     "WacvDataParams", "WacvTrainParams", "StreetEmbedded", "StreetSources", "CamVidSizes", "STREET_CLASSES",
 ]

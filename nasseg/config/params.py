@@ -84,6 +84,15 @@ def parse_params(raw: dict[str, Any] | None, source: str = "params") -> Params:
         raise ConfigError(format_validation_error(err, source)) from None
 
 
+def apply_overrides(base: dict, over: dict) -> dict:
+    """``base`` (raw params) with ``over`` merged in, mapping by mapping (a profile such as
+    profiles/tiny.yaml); lists and values in ``over`` replace those of ``base``."""
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = apply_overrides(base[k], v) if isinstance(v, dict) and isinstance(base.get(k), dict) else v
+    return out
+
+
 def load_params(path: str | Path = "params.yaml") -> Params:
     """Read and validate ``params.yaml``; every problem is reported with its dotted key."""
     path = Path(path)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Optional
 
 import numpy as np
 
@@ -18,6 +18,8 @@ from ..config import Params
 from ..errors import NassegError
 from ..markdown import markdown_table
 from ..outputs import write_json, write_tsv
+from ..runtime import Runtime
+from ..training.distributed import Dist
 from .runner import train_arch
 
 LABELS = {"none": "none", "clf": "aux classifier", "cell": "aux cell"}
@@ -43,9 +45,14 @@ def wins(rows: list[dict], variants: list[str]) -> dict:
     return out
 
 
-def run_ablate(p: Params, task=None, log: Callable[[str], None] = print) -> dict:
+def run_ablate(p: Params, d: Optional[Dist] = None, task=None, log: Callable[[str], None] = print,
+               runtime: Optional[Runtime] = None) -> dict:
+    """Every (architecture, variant) run on ``runtime``; under torchrun (``d``) each run is
+    data-parallel over the ranks and only the main process logs and writes."""
     a = p.ablate
+    main = d is None or d.main
     out = Path(a.out)
+    log = log if main else (lambda _s: None)
     top, note = top_architectures(p, a.strategy, a.archs)
     if note:
         log(f"note: {note}")
@@ -55,7 +62,7 @@ def run_ablate(p: Params, task=None, log: Callable[[str], None] = print) -> dict
         row = {"rank": i + 1, "hash": arch["hash"], "reward": arch["reward"], "genotype": arch["genotype"]}
         for v in a.variants:
             res, _ = train_arch(p, arch["genotype"], variant=v, width=a.width, repeats=a.repeats, schedule=a.schedule,
-                                run_dir=out / "runs" / f"{arch['hash']}_{v}", log=log)
+                                run_dir=out / "runs" / f"{arch['hash']}_{v}", d=d, log=log, runtime=runtime)
             row[v] = res["mean_iou"]
             row[f"{v}_seconds"] = res["seconds"]
             log(f"arch {i + 1}/{len(top)} {arch['hash']} {v}: mIoU {res['mean_iou']:.4f} ({res['seconds']:.0f} s)")
@@ -68,7 +75,8 @@ def run_ablate(p: Params, task=None, log: Callable[[str], None] = print) -> dict
                "schedule": [f"{ph.sets} x {ph.epochs}" + (f" ({ph.images_per_epoch} img/epoch)"
                                                           if ph.images_per_epoch else "") for ph in a.schedule.phases],
                "seconds": round(sum(r[f"{v}_seconds"] for r in rows for v in a.variants), 1), "note": note}
-    write_ablation(rows, a.variants, metrics, out)
+    if main:
+        write_ablation(rows, a.variants, metrics, out)
     return metrics
 
 

@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Optional, Sequence
 
 import numpy as np
 
 from ..config import Params
 from ..errors import NassegError
 from ..outputs import write_json, write_tsv
+from ..runtime import Runtime
 from ..search.store import TrialStore
+from ..training.distributed import Dist
 from .runner import train_arch
 
 
@@ -79,8 +81,13 @@ def spearman(x: Sequence[float], y: Sequence[float]) -> dict:
     return {"n": len(pairs), "rho": None if math.isnan(rho) else rho, "p": None if math.isnan(pv) else pv}
 
 
-def run_correlate(p: Params, task=None, log: Callable[[str], None] = print) -> dict:
+def run_correlate(p: Params, d: Optional[Dist] = None, task=None, log: Callable[[str], None] = print,
+                  runtime: Optional[Runtime] = None) -> dict:
+    """Every chosen architecture trained on ``runtime``; under torchrun (``d``) each run is
+    data-parallel over the ranks and only the main process logs and writes."""
     c, a = p.correlate, p.ablate
+    main = d is None or d.main
+    log = log if main else (lambda _s: None)
     out = Path(c.out)
     chosen, notes = select(pool(p, c.strategies), c.bounds, c.per_bucket, c.seed)
     for n in notes:
@@ -90,7 +97,7 @@ def run_correlate(p: Params, task=None, log: Callable[[str], None] = print) -> d
     tick = task("correlate", len(chosen)) if task else None
     for i, r in enumerate(chosen):
         res, _ = train_arch(p, r["genotype"], variant="cell", width=a.width, repeats=a.repeats, schedule=a.schedule,
-                            run_dir=out / "runs" / r["hash"], log=log)
+                            run_dir=out / "runs" / r["hash"], d=d, log=log, runtime=runtime)
         r["mean_iou"], r["seconds"] = res["mean_iou"], res["seconds"]
         log(f"{i + 1}/{len(chosen)} {r['hash']} (reward {r['reward']:.3f}, {r['bucket']}): mIoU {r['mean_iou']:.4f}")
         if tick:
@@ -110,7 +117,8 @@ def run_correlate(p: Params, task=None, log: Callable[[str], None] = print) -> d
                         [r["mean_iou"] for r in chosen if r["bucket"] == b]) for b in bucket_names(c.bounds)},
         "seconds": round(sum(col("seconds")), 1),
     }
-    write_correlate(chosen, metrics, out)
+    if main:
+        write_correlate(chosen, metrics, out)
     return metrics
 
 

@@ -26,6 +26,7 @@ from ..markdown import markdown_table
 from ..outputs import write_json, write_tsv
 from ..models import count_params, strip_aux
 from ..models.checkpoint import arch_of, save_checkpoint
+from ..runtime import Runtime
 from ..training.distributed import Dist
 from .runner import train_arch
 
@@ -64,15 +65,26 @@ def wide_history(histories: dict[str, list[dict]]) -> list[dict]:
     return [rows[e] for e in sorted(rows)]
 
 
-def architecture_card(model: torch.nn.Module, *, name: str, genotype: str, p: Params, result: dict,
-                      ablation_miou: float, command: str) -> dict:
-    t = p.train
-    inference = strip_aux(model).eval()
-    madds, out_hw = count_madds(inference, t.latency.size)
-    x = torch.randn(1, 3, t.latency.size, t.latency.size, generator=torch.Generator().manual_seed(0))
+def inference_copy(model: torch.nn.Module) -> torch.nn.Module:
+    """The model without aux heads, a copy on the CPU in eval mode (whatever device it trained on)."""
+    return strip_aux(model).cpu().eval()
+
+
+def cpu_latency(inference: torch.nn.Module, size: int, runs: int, warmup: int) -> tuple[float, float]:
+    """Mean and std (ms) of a forward pass of a CPU model on a seeded size x size CPU input."""
+    x = torch.randn(1, 3, size, size, generator=torch.Generator().manual_seed(0))
     torch.set_flush_denormal(True)
     with torch.inference_mode():
-        mean, std = time_forward(lambda: inference(x), torch.device("cpu"), t.latency.runs, t.latency.warmup)
+        return time_forward(lambda: inference(x), torch.device("cpu"), runs, warmup)
+
+
+def architecture_card(model: torch.nn.Module, *, name: str, genotype: str, p: Params, result: dict,
+                      ablation_miou: float, command: str) -> dict:
+    """The card of a trained model; MAdds and latency measured on a CPU copy (the card's latency_device)."""
+    t = p.train
+    inference = inference_copy(model)
+    madds, out_hw = count_madds(inference, t.latency.size)
+    mean, std = cpu_latency(inference, t.latency.size, t.latency.runs, t.latency.warmup)
     return {"name": name, "genotype": genotype, "width": t.width, "repeats": t.repeats,
             "params": count_params(inference), "madds": madds, "input": t.latency.size,
             "output": list(out_hw), "output_stride": t.latency.size // out_hw[0],
@@ -110,9 +122,10 @@ def table1_markdown(cards: list[dict]) -> str:
     return markdown_table(["model", "mIoU", "MAdds (B)", "params (M)", "output", "latency (ms)"], rows)
 
 
-def run_train(p: Params, d: Optional[Dist] = None, task=None, log: Callable[[str], None] = print) -> list[dict]:
+def run_train(p: Params, d: Optional[Dist] = None, task=None, log: Callable[[str], None] = print,
+              runtime: Optional[Runtime] = None) -> list[dict]:
     t = p.train
-    d = d or Dist()
+    main = d is None or d.main
     out, report = Path(t.out), Path(t.report)
     best = best_of_ablation(p, t.archs)
     cards, cards_hist = [], {}
@@ -120,11 +133,12 @@ def run_train(p: Params, d: Optional[Dist] = None, task=None, log: Callable[[str
         name = f"found{k}"
         run_dir = out / name
         run_dir.mkdir(parents=True, exist_ok=True)
-        if d.main:
+        if main:
             log(f"{name}: ablation rank {row['rank']} ({row['hash']}), aux-cell mIoU {float(row['cell']):.4f}")
         result, model = train_arch(p, row["genotype"], variant="cell", width=t.width, repeats=t.repeats,
-                                   schedule=t.schedule, run_dir=Path(t.resume) / name, d=d, task=task, log=log, keep=True)
-        if not d.main:
+                                   schedule=t.schedule, run_dir=Path(t.resume) / name, d=d, task=task, log=log,
+                                   keep=True, runtime=runtime)
+        if not main:
             continue
         arch = arch_of(row["genotype"], num_classes=p.data.num_classes, width=t.width, repeats=t.repeats)
         card = architecture_card(model, name=name, genotype=row["genotype"], p=p, result=result,
@@ -135,7 +149,7 @@ def run_train(p: Params, d: Optional[Dist] = None, task=None, log: Callable[[str
         write_json(card, run_dir / "card.json")
         (run_dir / "card.md").write_text(card_markdown(card))
         cards.append(card)
-    if d.main:
+    if main:
         text = ["# Fully trained architectures (`nasseg train`)", "",
                 "Trained on the embedded synthetic sets in the paper's roles (COCO+SBD+VOC -> SBD+VOC -> VOC), "
                 "scored on its VOC-format val set; the paper's rows are real PASCAL VOC 2012 val on a 1080Ti.", "",

@@ -4,7 +4,9 @@
 Every run lives in its own folder: ``last.pt`` (the engine's epoch checkpoint; an
 interrupted stage resumes there) and, when finished, ``result.json``. A run whose
 ``result.json`` was written with the same identity (genotype, aux variant, width, repeats,
-schedule, encoder weights, data params) is not trained again.
+schedule, encoder weights, data params, and the precision / accumulation when not fp32 / 1)
+is not trained again. Under ``torchrun`` every rank trains its share; only the main process
+writes.
 """
 from __future__ import annotations
 
@@ -21,9 +23,12 @@ from ..data.transforms import SegmentationTransform
 from ..errors import NassegError
 from ..models import build_model
 from ..outputs import write_json
+from ..runtime import Runtime
 from ..spaces import parse_genotype
 from ..training.distributed import Dist
 from ..training.engine import schedule_signature, train_schedule
+from ..training.evaluate import CPU_FP32
+from ..training.fit import runtime_identity
 
 
 def file_sha1(path: Path) -> str:
@@ -52,13 +57,16 @@ def build_arch(p: Params, genotype: str, *, width: int, repeats: int, aux: str) 
 
 def train_arch(p: Params, genotype: str, *, variant: str, width: int, repeats: int, schedule: ScheduleParams,
                run_dir: Path, d: Optional[Dist] = None, task=None, log: Callable[[str], None] = print,
-               keep: bool = False) -> tuple[dict, Optional[torch.nn.Module]]:
-    """Train ``genotype`` with aux heads ``variant`` (none | clf | cell); returns (result, model).
-    The model is None when the result came from an earlier identical run."""
-    d = d or Dist()
+               keep: bool = False, runtime: Optional[Runtime] = None) -> tuple[dict, Optional[torch.nn.Module]]:
+    """Train ``genotype`` with aux heads ``variant`` (none | clf | cell) on the ``runtime``
+    (default: CPU, fp32); returns (result, the trained model, on the CPU). The model is None
+    when the result came from an earlier identical run."""
+    rt = runtime or CPU_FP32
+    d = d or Dist(device=rt.device)
     identity = {"genotype": parse_genotype(genotype).to_text(), "variant": variant, "width": width,
                 "repeats": repeats, "schedule": schedule_signature(schedule),
-                "encoder_sha1": file_sha1(encoder_file(p)), "data_sha1": params_sha1(p, "data")}
+                "encoder_sha1": file_sha1(encoder_file(p)), "data_sha1": params_sha1(p, "data"),
+                **runtime_identity(rt)}
     done = run_dir / "result.json"
     if done.is_file() and not keep:
         old = json.loads(done.read_text())
@@ -69,7 +77,8 @@ def train_arch(p: Params, genotype: str, *, variant: str, width: int, repeats: i
     val_set = open_set(schedule.val_set, p.data, SegmentationTransform.eval())
     res = train_schedule(model, schedule, lambda sets: open_set(sets, p.data, augment),
                          num_classes=p.data.num_classes, val_set=val_set, checkpoint=run_dir / "last.pt",
-                         identity=identity, d=d, task=task, log=log)
+                         identity=identity, d=d, task=task, log=log, runtime=rt)
+    model.cpu()
     result = {"identity": identity, **res.final, "seconds": round(res.seconds, 1), "history": res.history}
     if d.main:
         write_json(result, done)

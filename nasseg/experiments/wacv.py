@@ -17,16 +17,17 @@ from typing import Callable, Optional
 
 import torch
 
-from ..benchmark import count_madds, time_forward
+from ..benchmark import count_madds
 from ..config import Params, params_sha1
 from ..errors import NassegError
 from ..markdown import markdown_table
 from ..outputs import write_json, write_tsv
-from ..models import count_params, strip_aux
+from ..models import count_params
 from ..models.checkpoint import arch_of, save_checkpoint
 from ..models.zoo import PUBLISHED_TEMPLATES
+from ..runtime import Runtime
 from ..training.distributed import Dist
-from .final import command_line
+from .final import command_line, cpu_latency, inference_copy
 from .runner import train_arch
 
 # SPEC §9: test mIoU (%) and parameters of the published architectures; latency (ms) on a 1080Ti.
@@ -63,14 +64,11 @@ def wacv_archs(p: Params) -> list[dict]:
 def wacv_card(model: torch.nn.Module, *, name: str, genotype: str, dataset: str, p: Params, result: dict,
               reward: Optional[float], schedule) -> dict:
     w = p.wacv.train
-    inference = strip_aux(model).eval()
+    inference = inference_copy(model)  # MAdds and latency on a CPU copy (the card's latency_device)
     h, wd = (360, 480) if dataset == "camvid" else (1024, 2048)
     madds, out_hw = count_madds(inference, (h, wd))
     size = w.latency.size
-    x = torch.randn(1, 3, size, size, generator=torch.Generator().manual_seed(0))
-    torch.set_flush_denormal(True)
-    with torch.inference_mode():
-        mean, std = time_forward(lambda: inference(x), torch.device("cpu"), w.latency.runs, w.latency.warmup)
+    mean, std = cpu_latency(inference, size, w.latency.runs, w.latency.warmup)
     return {"name": name, "dataset": dataset, "genotype": genotype, "width": w.width, "repeats": w.repeats,
             "params": count_params(inference), "madds": madds, "madds_input": [h, wd], "output": list(out_hw),
             "val_set": schedule.val_set, "mean_iou": result["mean_iou"], "iou": result.get("iou"),
@@ -95,9 +93,10 @@ def table_markdown(cards: list[dict]) -> str:
                            "CPU latency (ms)"], rows)
 
 
-def run_wacv_train(p: Params, d: Optional[Dist] = None, task=None, log: Callable[[str], None] = print) -> list[dict]:
+def run_wacv_train(p: Params, d: Optional[Dist] = None, task=None, log: Callable[[str], None] = print,
+                   runtime: Optional[Runtime] = None) -> list[dict]:
     w = p.wacv.train
-    d = d or Dist()
+    main = d is None or d.main
     archs = wacv_archs(p)
     cards = []
     for dataset in w.datasets:
@@ -106,12 +105,12 @@ def run_wacv_train(p: Params, d: Optional[Dist] = None, task=None, log: Callable
         for a in archs:
             run_dir = Path(w.out) / dataset / a["name"]
             run_dir.mkdir(parents=True, exist_ok=True)
-            if d.main:
+            if main:
                 log(f"{dataset}/{a['name']}: {a['genotype']}")
             result, model = train_arch(q, a["genotype"], variant="none", width=w.width, repeats=w.repeats,
                                        schedule=schedule, run_dir=Path(w.resume) / dataset / a["name"], d=d,
-                                       task=task, log=log, keep=True)
-            if not d.main:
+                                       task=task, log=log, keep=True, runtime=runtime)
+            if not main:
                 continue
             card = wacv_card(model, name=a["name"], genotype=a["genotype"], dataset=dataset, p=p, result=result,
                              reward=a["reward"], schedule=schedule)
@@ -120,7 +119,7 @@ def run_wacv_train(p: Params, d: Optional[Dist] = None, task=None, log: Callable
             write_tsv(run_dir / "history.tsv", result["history"])
             write_json(card, run_dir / "card.json")
             cards.append(card)
-    if d.main:
+    if main:
         report = Path(w.report)
         report.mkdir(parents=True, exist_ok=True)
         text = ["# Template architectures trained (`nasseg train --system wacv`)", "",

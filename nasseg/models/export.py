@@ -38,6 +38,7 @@ suppressed as well (only those: by message, not by category).
 from __future__ import annotations
 
 import contextlib
+import copy
 import io
 import logging
 import warnings
@@ -48,6 +49,7 @@ import torch
 import torch.nn as nn
 
 from ..errors import NassegError
+from ..runtime import Runtime, to_cpu
 from .zoo import strip_aux
 
 FORMATS = ("onnx", "torchscript")
@@ -156,13 +158,17 @@ def check_sizes(input_hw: Sequence[int], dynamic: bool = True) -> list[tuple[int
     return sizes
 
 
-def _compare(run, model: nn.Module, fmt: str, sizes, seed: int, rtol: float, atol: float) -> dict:
-    model = _inference(model)
+def _compare(run, model: nn.Module, fmt: str, sizes, seed: int, rtol: float, atol: float,
+             runtime: Optional[Runtime]) -> dict:
+    """``run`` (the file, on the CPU) against eager PyTorch: ``model`` on ``runtime``'s device in
+    its precision (None: the CPU in fp32)."""
+    runtime = runtime or Runtime(torch.device("cpu"))
+    model = runtime.prepare(copy.deepcopy(_inference(model)))
     results = []
     for i, shape in enumerate(sizes):
         x = torch.randn(*shape, generator=torch.Generator().manual_seed(seed + i))
-        with torch.no_grad():
-            ref = model(x).float()
+        with torch.no_grad(), runtime.autocast():
+            ref = to_cpu(model(runtime.batch(x))).float()
         entry = {"input": list(shape), "output": list(ref.shape)}
         try:
             out = run(x).float()
@@ -201,7 +207,7 @@ def ort_session(path: str | Path, threads: Optional[int] = None, denormal_as_zer
 
 
 def check_onnx(model: nn.Module, onnx_path: str | Path, *, input_hw: Sequence[int] = (512, 512), seed: int = 0,
-               rtol: float = 1e-3, atol: float = 1e-4) -> dict:
+               rtol: float = 1e-3, atol: float = 1e-4, runtime: Optional[Runtime] = None) -> dict:
     """ONNX Runtime (CPU) against eager PyTorch on seeded random inputs: at the export size and,
     if the file's spatial axes are symbolic, at a second size with batch 2 (:func:`check_sizes`).
     Passes where ``max |ort - eager| <= atol + rtol * max |eager|``: the tolerance scales with the
@@ -209,7 +215,8 @@ def check_onnx(model: nn.Module, onnx_path: str | Path, *, input_hw: Sequence[in
     crosses zero (seen: 3e-4 absolute on logits of range 25 after BN folding), while a wrong
     graph moves outputs by a good part of that range. Returns ``{"format", "ok", "max_abs_diff",
     "rtol", "atol", "sizes": [{"input", "output", "max_abs_diff", "max_abs_ref", "max_rel_diff",
-    "ok"[, "error"]}]}``; never raises on a mismatch."""
+    "ok"[, "error"]}]}``; never raises on a mismatch. The eager reference runs on ``runtime``
+    (device and precision; None: the CPU in fp32), the file on the CPU."""
     sess = ort_session(onnx_path, torch.get_num_threads())
     dims = sess.get_inputs()[0].shape
     dynamic = not all(isinstance(d, int) for d in dims[2:])
@@ -218,7 +225,7 @@ def check_onnx(model: nn.Module, onnx_path: str | Path, *, input_hw: Sequence[in
     def run(x):
         return torch.from_numpy(sess.run(None, {name: x.numpy()})[0])
 
-    return _compare(run, model, "onnx", check_sizes(input_hw, dynamic), seed, rtol, atol)
+    return _compare(run, model, "onnx", check_sizes(input_hw, dynamic), seed, rtol, atol, runtime)
 
 
 def load_torchscript(path: str | Path) -> torch.jit.ScriptModule:
@@ -227,13 +234,13 @@ def load_torchscript(path: str | Path) -> torch.jit.ScriptModule:
 
 
 def check_torchscript(model: nn.Module, ts_path: str | Path, *, input_hw: Sequence[int] = (512, 512), seed: int = 0,
-                      rtol: float = 1e-3, atol: float = 1e-4) -> dict:
-    """The TorchScript file against eager PyTorch, as :func:`check_onnx` (always at both sizes:
-    a traced module has no fixed input size)."""
+                      rtol: float = 1e-3, atol: float = 1e-4, runtime: Optional[Runtime] = None) -> dict:
+    """The TorchScript file (on the CPU) against eager PyTorch on ``runtime``, as
+    :func:`check_onnx` (always at both sizes: a traced module has no fixed input size)."""
     ts = load_torchscript(ts_path)
 
     def run(x):
         with torch.no_grad():
             return ts(x)
 
-    return _compare(run, model, "torchscript", check_sizes(input_hw, True), seed, rtol, atol)
+    return _compare(run, model, "torchscript", check_sizes(input_hw, True), seed, rtol, atol, runtime)

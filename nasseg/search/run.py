@@ -7,6 +7,7 @@ from typing import Callable, Optional
 
 from ..config import Params, identity_dump
 from ..outputs import write_json, write_tsv
+from ..runtime import Runtime
 from ..spaces import get_space
 from .executor import make_executor
 from .inner import EarlyTermination
@@ -21,16 +22,21 @@ def search_dir(p: Params, strategy: str) -> Path:
 
 
 def run_strategy(p: Params, params_path: str, strategy_name: str, *, system: str = "cells", trainer=None,
-                 on_trial: Optional[Callable[[dict], None]] = None, log=print) -> dict:
+                 runtime: Optional[Runtime] = None, on_trial: Optional[Callable[[dict], None]] = None,
+                 log=print) -> dict:
+    """``runtime``: where the trials train (None: params.yaml's ``runtime``); its device is
+    handed to the trainer as text, resolved again in each worker process."""
     s = p.search
+    runtime = runtime or Runtime.of(p)
     out = search_dir(p, strategy_name)
     out.mkdir(parents=True, exist_ok=True)
     space = get_space(s.search_space)
     space.check_aux(s.aux)
     strategy = make_strategy(strategy_name, s.seed, s.ppo, space=space)
-    trainer = trainer or CacheTrainer(str(params_path), s, p.data.num_classes, system=system)
+    trainer = trainer or CacheTrainer(str(params_path), s, p.data.num_classes, system=system,
+                                      device=str(runtime.device), precision=runtime.precision)
     executor = make_executor(s.executor, s.ray)
-    _check_same_search(p, out, log)
+    _check_same_search(p, out, log, runtime.precision)
     store = TrialStore(out / "trials.db")
     try:
         run_search(strategy, trainer, store, out / "state.pt", budget=Budget(s.max_trials, s.max_seconds),
@@ -48,10 +54,10 @@ _LATER_KEYS = (("search", "search_space", "cells"), ("search", "exclude_backgrou
                ("precompute", "teacher", True))
 
 
-def _check_same_search(p: Params, out: Path, log=print) -> None:
+def _check_same_search(p: Params, out: Path, log=print, precision: str = "fp32") -> None:
     """A store continues only the search that made it: every search param but the budget,
-    executor and threads, the precompute params and the cache's inputs must match (raising
-    the budget continues a finished search). Otherwise the old store, state and tag move to
+    executor and threads, the precompute params, the cache's inputs and the precision (when
+    not fp32; the device never) must match (raising the budget continues a finished search). Otherwise the old store, state and tag move to
     <out>/archive/<time>/ (kept, never mixed with the new search) and a new search starts."""
     import hashlib
     import shutil
@@ -73,6 +79,8 @@ def _check_same_search(p: Params, out: Path, log=print) -> None:
         keep["cache_inputs"] = cache_fingerprint(p, "train")
     except NassegError:
         keep["cache_inputs"] = None
+    if precision != "fp32":  # fp32 searches keep the identities they had before precision existed
+        keep["precision"] = precision
     digest = hashlib.sha1(json.dumps(keep, sort_keys=True).encode()).hexdigest()
     tag = out / "search.json"
     if (out / "trials.db").exists() and tag.exists():

@@ -1,16 +1,20 @@
 """The real trainer of the search: stage 1 from the HDF5 cache, stage 2 end to end.
 
-Picklable (for Ray): it carries paths and configs only; each process opens the caches,
-the encoder and the datasets once, on first use.
+Picklable (for Ray): it carries paths, configs and the device and precision as text only;
+each process resolves its Runtime and opens the caches, the encoder and the datasets once, on
+first use. What it returns to the driver (scores, rewards, the stage-1 decoder's weights) is on
+the CPU.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Optional
 
 import torch
 
 from ..config import SearchParams
+from ..runtime import Runtime, to_cpu
 from ..spaces import get_space
 from .inner import architecture_cost, run_stage1, run_stage2
 
@@ -24,13 +28,15 @@ class CacheTrainer:
     num_classes: int = 21
     in_memory: bool = True
     system: str = "cells"  # which params sections (Params.for_system): cells or wacv
+    device: Optional[str] = None  # auto | cpu | cuda | cuda:N, resolved in each process; None: the params file's
+    precision: Optional[str] = None  # fp32 | fp16 | bf16; None: the params file's
 
     @property
     def space(self):
         return get_space(self.search.search_space)
 
     def _context(self):
-        key = (self.params_path, self.in_memory)
+        key = (self.params_path, self.in_memory, self.device, self.precision)
         if key not in _CONTEXTS:
             from ..cache import FeatureCache
             from ..cache.precompute import cache_fingerprint
@@ -43,6 +49,7 @@ class CacheTrainer:
                 torch.set_num_threads(self.search.threads)
             torch.set_flush_denormal(True)
             p = load_params(self.params_path).for_system(self.system)
+            runtime = Runtime.of(p, device=self.device, precision=self.precision)
             out = Path(p.precompute.out)
             train = FeatureCache(out / "train.h5", cache_fingerprint(p, "train"), in_memory=self.in_memory)
             val = FeatureCache(out / "val.h5", cache_fingerprint(p, "val"), in_memory=self.in_memory)
@@ -54,27 +61,28 @@ class CacheTrainer:
             size = p.precompute.val_size
             s2_train = open_set("meta_train", p.data, SegmentationTransform.train(p.data.augment))
             s2_val = _Padded(open_set("meta_val", p.data, SegmentationTransform.eval()), size, pad_crop)
-            _CONTEXTS[key] = (train, val, encoder, s2_train, s2_val)
+            _CONTEXTS[key] = (train, val, encoder, s2_train, s2_val, runtime)
         return _CONTEXTS[key]
 
     def stage1(self, genotype_text: str, seed: int) -> dict:
-        train, val, *_ = self._context()
+        train, val, *_, runtime = self._context()
         space = self.space
         g = space.parse(genotype_text)
-        decoder, scores, secs = run_stage1(g, train, val, self.search, self.num_classes, seed, space)
+        decoder, scores, secs = run_stage1(g, train, val, self.search, self.num_classes, seed, space, runtime=runtime)
         params, madds = architecture_cost(g, self.search, self.num_classes, space=space)
         reward = scores.reward
         if reward != reward:  # NaN
             raise FloatingPointError("stage-1 reward is NaN (no scorable class in meta-val)")
         return {"scores": scores.as_dict(), "reward": reward, "seconds": secs,
-                "state": {k: v.clone() for k, v in decoder.state_dict().items()}, "params": params, "madds": madds}
+                "state": {k: v.clone() for k, v in to_cpu(decoder.state_dict()).items()}, "params": params, "madds": madds}
 
     def stage2(self, genotype_text: str, stage1_out: dict, seed: int) -> dict:
-        _, _, encoder, s2_train, s2_val = self._context()
+        _, _, encoder, s2_train, s2_val, runtime = self._context()
         decoder = self.space.build_decoder(genotype_text, num_classes=self.num_classes, width=self.search.width,
                                            repeats=self.search.repeats, aux=self.search.aux)
         decoder.load_state_dict(stage1_out["state"])
-        scores, secs = run_stage2(decoder, encoder, s2_train, s2_val, self.search, self.num_classes, seed)
+        scores, secs = run_stage2(decoder, encoder, s2_train, s2_val, self.search, self.num_classes, seed,
+                                  runtime=runtime)
         if scores.reward != scores.reward:
             raise FloatingPointError("stage-2 reward is NaN")
         return {"scores": scores.as_dict(), "reward": scores.reward, "seconds": secs}

@@ -9,6 +9,7 @@ import numpy as np
 
 from ..config import Params, SearchParams
 from ..outputs import write_json, write_tsv
+from ..runtime import Runtime
 from .strategy import RandomStrategy
 from .trainer import CacheTrainer
 
@@ -26,13 +27,17 @@ def setup_config(base: SearchParams, setup: str) -> SearchParams:
 
 
 def run_tricks(p: Params, params_path: str, base: SearchParams, n_archs: int, setups: Sequence[str] = SETUPS,
-               seed: int = 0, out: Optional[Path] = None, tick: Optional[Callable[[], None]] = None) -> list[dict]:
-    """``base``: the search section whose inner training each setup varies (``p.search``)."""
+               seed: int = 0, out: Optional[Path] = None, tick: Optional[Callable[[], None]] = None,
+               runtime: Optional[Runtime] = None) -> list[dict]:
+    """``base``: the search section whose inner training each setup varies (``p.search``);
+    ``runtime``: where they train (None: params.yaml's ``runtime``)."""
+    runtime = runtime or Runtime.of(p)
     props = RandomStrategy(seed=seed).propose(n_archs)
     rows = []
     for k, prop in enumerate(props):
         for setup in setups:
-            trainer = CacheTrainer(params_path, setup_config(base, setup), p.data.num_classes)
+            trainer = CacheTrainer(params_path, setup_config(base, setup), p.data.num_classes,
+                                   device=str(runtime.device), precision=runtime.precision)
             text = prop.genotype.to_text()
             row = {"arch": k, "setup": setup, "genotype": text, "stage1_reward": None, "stage2_reward": None,
                    "failure": ""}

@@ -14,6 +14,7 @@ from ..models.export import (FORMATS, SUFFIX, check_hw, check_onnx, check_torchs
 from ..models.resolve import load_model, resolve
 from ..models.zoo import count_params, strip_aux
 from ..outputs import write_json
+from ..runtime import Runtime
 
 
 def _versions() -> dict:
@@ -35,12 +36,15 @@ def _onnx_opset(path: Path) -> Optional[int]:
 
 def export(spec: str, out_dir: str | Path, *, formats: Sequence[str] = FORMATS, input_hw: Sequence[int] = (512, 512),
            opset: int = 17, dynamic: bool = True, check: bool = True, rtol: float = 1e-3, atol: float = 1e-4,
-           num_classes: int = 21, width: int = 64, repeats: int = 2, exporter: str = "legacy") -> dict:
+           num_classes: int = 21, width: int = 64, repeats: int = 2, exporter: str = "legacy",
+           runtime: Optional[Runtime] = None) -> dict:
     """Export ``spec`` (what :func:`nasseg.models.resolve.resolve` takes; a zoo name or genotype
     gets random weights, seed 0, and ``num_classes``/``width``/``repeats``) to ``<out_dir>/<name>.onnx`` and
     ``<name>.ts.pt`` and check each against eager PyTorch; ``<name>.export.json`` records what
     was exported (architecture, parameters, input size, opset, library versions, checks).
-    Returns that record; a failed check is recorded (``"ok": false``), not raised."""
+    Returns that record; a failed check is recorded (``"ok": false``), not raised. ``runtime``:
+    where the checks' eager reference runs, and in what precision (None: the CPU in fp32); the
+    files are traced on the CPU in fp32 and run there."""
     formats = list(dict.fromkeys(formats))
     bad = [f for f in formats if f not in FORMATS]
     if bad or not formats:
@@ -64,12 +68,14 @@ def export(spec: str, out_dir: str | Path, *, formats: Sequence[str] = FORMATS, 
             record["opset"] = _onnx_opset(path)
             record["exporter"] = exporter
             if check:
-                checks[fmt] = check_onnx(model, path, input_hw=(h, w), rtol=rtol, atol=atol)
+                checks[fmt] = check_onnx(model, path, input_hw=(h, w), rtol=rtol, atol=atol, runtime=runtime)
         else:
             export_torchscript(model, path, input_hw=(h, w))
             if check:
-                checks[fmt] = check_torchscript(model, path, input_hw=(h, w), rtol=rtol, atol=atol)
+                checks[fmt] = check_torchscript(model, path, input_hw=(h, w), rtol=rtol, atol=atol, runtime=runtime)
         files[fmt] = {"path": str(path), "bytes": path.stat().st_size}
+    if runtime is not None and check:
+        record["check_runtime"] = {"device": str(runtime.device), "precision": runtime.precision}
     record.update(files=files, versions=_versions(), checked=check, checks=checks,
                   ok=all(c["ok"] for c in checks.values()))
     meta_path = out_dir / f"{name}.export.json"

@@ -27,6 +27,7 @@ name still taken gets ``-2``, ``-3``, ... in input order, so no output overwrite
 """
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Callable, Iterable, Optional, Sequence
 
@@ -39,6 +40,7 @@ from ..data.transforms import IMAGENET_MEAN, IMAGENET_STD
 from ..errors import DataError, NassegError
 from ..models.resolve import load_model
 from ..outputs import write_json
+from ..runtime import Runtime
 from .render import colorize, depth_colormap, draw_skeleton, overlay, save_depth_png16, skeleton_of
 
 IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp")
@@ -116,7 +118,7 @@ def predict_depth(model: torch.nn.Module, image: Image.Image, meta: dict, *, fli
     a nearer or farther scene, so scales would not average.)"""
     from ..training.evaluate import predict_logits
 
-    out = predict_logits(model, to_input(image).to(_device(model)), flip=flip)
+    out = predict_logits(model, to_input(image).to(_device(model)), flip=flip).float()
     if out.shape[1] != 1:
         raise NassegError(f"a depth model gives one output channel; this one gives {out.shape[1]}. Is the checkpoint "
                           "a `nasseg transfer` nyu model?")
@@ -259,7 +261,7 @@ def predict_paths(spec_or_model, inputs: Iterable, out_dir: Path = Path("results
                   flip: Optional[bool] = None, scales: Sequence[float] = (1.0,), alpha: float = 0.5,
                   threshold: float = 0.2, box=None, skip_bad: bool = False,
                   progress: Optional[Callable[[], None]] = None,
-                  log: Callable[[str], None] = print) -> list[dict]:
+                  log: Callable[[str], None] = print, runtime: Optional[Runtime] = None) -> list[dict]:
     """Predict every image of ``inputs`` (files and folders, :func:`expand_inputs`) into ``out_dir``.
 
     ``spec_or_model``: what :func:`load_predictor` takes, or a model with its ``info`` (at least
@@ -267,12 +269,16 @@ def predict_paths(spec_or_model, inputs: Iterable, out_dir: Path = Path("results
     depth, the flip test for pose); ``scales`` apply to segmentation only; ``box`` (x, y, w, h)
     is the person box of pose for every image (default: the whole image). An unreadable
     image stops the run with a DataError naming it, or with ``skip_bad`` is reported through
-    ``log`` and recorded as ``{"input", "skipped": why}``. Returns one record per image."""
+    ``log`` and recorded as ``{"input", "skipped": why}``. ``runtime``: the device the model is
+    moved to and the precision it runs in (None: where the model is, in fp32). Returns one
+    record per image."""
     if isinstance(spec_or_model, torch.nn.Module):
         model = spec_or_model.eval()
         info = with_task(info or {"meta": {}}, getattr(model, "name", "model"))
     else:
         model, info = load_predictor(spec_or_model, root=root, allow_untrained=allow_untrained)
+    if runtime is not None:
+        model = runtime.prepare(model)
     scales = tuple(float(s) for s in scales)
     if not scales or any(s <= 0 for s in scales):
         raise NassegError(f"--scales {list(scales)}: give positive numbers, e.g. 0.75,1,1.25")
@@ -292,8 +298,9 @@ def predict_paths(spec_or_model, inputs: Iterable, out_dir: Path = Path("results
             log(f"skipped {f}: {err}")
             records.append({"input": str(f), "name": name, "task": info["task"], "skipped": str(err)})
         else:
-            records.append(predict_image(model, info, image, out_dir, name, source=f, flip=flip, scales=scales,
-                                         alpha=alpha, threshold=threshold, box=box))
+            with runtime.autocast() if runtime is not None else contextlib.nullcontext():
+                records.append(predict_image(model, info, image, out_dir, name, source=f, flip=flip, scales=scales,
+                                             alpha=alpha, threshold=threshold, box=box))
         if progress:
             progress()
     return records

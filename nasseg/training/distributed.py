@@ -1,7 +1,8 @@
 """Data-parallel training across processes started by ``torchrun``.
 
 ``torchrun --nproc_per_node N -m stages train ...`` sets RANK/WORLD_SIZE/MASTER_ADDR; the
-engine then joins the process group (NCCL on GPUs, gloo on CPU), wraps the model in
+engine then joins the process group (NCCL on GPUs, each rank on ``cuda:LOCAL_RANK``; gloo
+when the runtime device is the CPU or no GPU is there for the rank), wraps the model in
 DistributedDataParallel and gives each rank an equal share of every global batch.
 
 To give the same result as one process on the same global batch, BatchNorm statistics are
@@ -42,28 +43,40 @@ class Dist:
             dist.barrier()
 
     def all_sum(self, x: torch.Tensor) -> torch.Tensor:
-        """Sum of a (non-differentiable) tensor over ranks."""
+        """Sum of a (non-differentiable) tensor over ranks, reduced on this process's device
+        (NCCL reduces CUDA tensors only)."""
         if self.active:
-            x = x.clone()
+            x = x.to(self.device, copy=True)
             dist.all_reduce(x)
         return x
 
     def all_max(self, x: torch.Tensor) -> torch.Tensor:
-        """Maximum of a (non-differentiable) tensor over ranks."""
+        """Maximum of a (non-differentiable) tensor over ranks, reduced on this process's device."""
         if self.active:
-            x = x.clone()
+            x = x.to(self.device, copy=True)
             dist.all_reduce(x, op=dist.ReduceOp.MAX)
         return x
 
+    def from_main(self, obj):
+        """``obj`` (picklable) as the main process holds it, on every rank."""
+        if self.active:
+            box = [obj]
+            dist.broadcast_object_list(box, src=0)
+            obj = box[0]
+        return obj
 
-def init_from_env() -> Dist:
-    """Join the process group when launched by torchrun with WORLD_SIZE > 1; one process otherwise."""
+
+def init_from_env(device: Optional[torch.device] = None) -> Dist:
+    """Join the process group when launched by torchrun with WORLD_SIZE > 1; one process otherwise.
+    ``device`` (the runtime's; default: CUDA when present) on one process; under torchrun a CUDA
+    device means this rank's ``cuda:LOCAL_RANK`` with NCCL, the CPU means gloo."""
+    want = device if device is not None else torch.device("cuda" if torch.cuda.is_available() else "cpu")
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world <= 1:
-        return Dist(device=torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu"))
+        return Dist(device=want)
     rank = int(os.environ["RANK"])
     local = int(os.environ.get("LOCAL_RANK", rank))
-    cuda = torch.cuda.is_available() and torch.cuda.device_count() > local
+    cuda = want.type == "cuda" and torch.cuda.is_available() and torch.cuda.device_count() > local
     if not dist.is_initialized():
         dist.init_process_group("nccl" if cuda else "gloo")
     device = torch.device("cuda", local) if cuda else torch.device("cpu")

@@ -11,14 +11,20 @@ comes from ``(seed, epoch)`` and each sample's augmentation from ``(seed, epoch,
 So a run resumed from any epoch checkpoint, and a run split over N processes by
 ``torchrun`` (each rank takes every N-th sample of each global batch, BN statistics and
 the loss normaliser are global), give the weights of one uninterrupted process.
+
+The model, batches and losses live on the process's device (the runtime's, or under
+``torchrun`` its rank's GPU) with the forward pass and the loss under the runtime's autocast
+precision; with ``runtime.accumulate`` = k an optimiser step takes k batches of
+``batch_size``. Checkpoints hold CPU tensors.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -31,9 +37,10 @@ from torch.utils.data import Dataset
 
 from ..config import ScheduleParams, identity_dump
 from ..errors import NassegError
+from ..runtime import CPU_FP32, Runtime, to_cpu
 from .distributed import Dist, convert_batchnorm, revert_batchnorm
 from .evaluate import evaluate, upsample_to
-from .fit import make_optimizer, optimizer_step, save_atomic, seed_everything
+from .fit import Updater, cpu_state, make_optimizer, runtime_identity, save_atomic, seed_everything
 
 
 @dataclass(frozen=True)
@@ -131,12 +138,13 @@ def _collate(samples):
 class Objective:
     """What the engine optimises and how it scores: ``loss(out, aux, targets, aux_weight, d)``
     (targets: the sample's fields after the image, batched) and ``evaluate(model, val_set,
-    device, eval, task) -> (scalars for the history, the final record)``."""
+    runtime, eval, task) -> (scalars for the history, the final record)`` (the model on the
+    runtime's device)."""
 
     def loss(self, out, aux, targets, aux_weight: float, d: Dist) -> torch.Tensor:
         raise NotImplementedError
 
-    def evaluate(self, model, val_set, *, device, eval, task) -> tuple[dict, dict]:
+    def evaluate(self, model, val_set, *, runtime: Runtime, eval, task) -> tuple[dict, dict]:
         raise NotImplementedError
 
 
@@ -149,8 +157,8 @@ class SegmentationObjective(Objective):
     def loss(self, out, aux, targets, aux_weight, d):
         return batch_loss(out, aux, targets[0], aux_weight, d)
 
-    def evaluate(self, model, val_set, *, device, eval, task):
-        scores, _ = evaluate(model, val_set, self.num_classes, device=device, flip=eval.flip,
+    def evaluate(self, model, val_set, *, runtime, eval, task):
+        scores, _ = evaluate(model, val_set, self.num_classes, runtime=runtime, flip=eval.flip,
                              scales=tuple(eval.scales), progress=task("validate", len(val_set)) if task else None)
         scalars = {k: float(v) for k, v in scores.as_dict().items() if k != "reward"}
         final = {**{k: scalars[k] for k in ("mean_iou", "fw_iou", "mean_acc", "pixel_acc")},
@@ -164,14 +172,18 @@ def train_schedule(model: nn.Module, schedule: ScheduleParams, open_set: Callabl
                    identity: Optional[dict] = None, d: Optional[Dist] = None,
                    task: Optional[Callable[[str, int], Callable[[], None]]] = None,
                    log: Callable[[str], None] = print, on_epoch_end: Optional[Callable[[int], None]] = None,
-                   eval_every_phase: bool = False) -> TrainResult:
+                   eval_every_phase: bool = False, runtime: Optional[Runtime] = None) -> TrainResult:
     """Train ``model`` (``.encoder`` + ``.decoder``, ``forward(x, return_aux=True)``) through the
     schedule; ``open_set(name)`` gives a training dataset of equal-size crops. Checkpoints
     after every epoch to ``checkpoint`` and resumes from it when it belongs to the same run
     (same schedule and ``identity``). Scores ``val_set`` at full size at the end (and after
     each phase with ``eval_every_phase``). Returns the history and final scores.
-    ``objective`` sets the loss and the scores (default: segmentation with ``num_classes``)."""
-    d = d or Dist()
+    ``objective`` sets the loss and the scores (default: segmentation with ``num_classes``).
+    ``runtime`` sets the precision and accumulation (default: fp32, one batch per step) and,
+    without ``d``, the device; the trained model stays on the device (the final scores on
+    every rank)."""
+    d = d or Dist(device=(runtime or CPU_FP32).device)
+    rt = replace(runtime or CPU_FP32, device=d.device)
     if objective is None:
         if num_classes is None:
             raise ValueError("train_schedule needs num_classes (segmentation) or an objective")
@@ -181,9 +193,9 @@ def train_schedule(model: nn.Module, schedule: ScheduleParams, open_set: Callabl
     if s.batch_size % d.world:
         raise NassegError(f"batch_size {s.batch_size} does not split over {d.world} processes; "
                           "pick a multiple of the process count (nproc_per_node x nodes).")
-    ident = {"schedule": schedule_signature(s), **(identity or {})}
+    ident = {"schedule": schedule_signature(s), **runtime_identity(rt), **(identity or {})}
     seed_everything(s.seed)
-    model = convert_batchnorm(model, d).to(d.device)
+    model = rt.prepare(convert_batchnorm(model, d))
     core = model
     opts = (make_optimizer(s.encoder_optim, core.encoder.parameters(), s.encoder_lr, s.momentum, s.weight_decay),
             make_optimizer(s.decoder_optim, core.decoder.parameters(), s.decoder_lr, s.momentum, s.weight_decay))
@@ -196,12 +208,12 @@ def train_schedule(model: nn.Module, schedule: ScheduleParams, open_set: Callabl
     for ep in epochs[result.resumed_from:]:
         if ep.sets not in sets:
             sets[ep.sets] = open_set(ep.sets)
-        rec = _train_epoch(model, core, opts, s, ep, sets[ep.sets], objective, d, task)
+        rec = _train_epoch(model, core, opts, s, ep, sets[ep.sets], objective, d, rt, task)
         phase_end = ep.epoch_in_phase + 1 == s.phases[ep.phase].epochs
         last = ep.index + 1 == len(epochs)
         if val_set is not None and (last or (eval_every_phase and phase_end)):
             if d.main:
-                scalars, final = objective.evaluate(core, val_set, device=d.device, eval=s.eval, task=task)
+                scalars, final = objective.evaluate(core, val_set, runtime=rt, eval=s.eval, task=task)
                 rec.update(scalars)
                 if last:
                     result.final = final
@@ -211,8 +223,8 @@ def train_schedule(model: nn.Module, schedule: ScheduleParams, open_set: Callabl
         if d.main:
             log(json.dumps(rec))
             if checkpoint is not None:
-                save_atomic({"identity": ident, "epoch": ep.index + 1, "model": core.state_dict(),
-                             "opt_enc": opts[0].state_dict(), "opt_dec": opts[1].state_dict(),
+                save_atomic({"identity": ident, "epoch": ep.index + 1, "model": cpu_state(core),
+                             "opt_enc": to_cpu(opts[0].state_dict()), "opt_dec": to_cpu(opts[1].state_dict()),
                              "history": result.history, "final": result.final, "seconds": result.seconds},
                             Path(checkpoint))
         d.barrier()
@@ -220,6 +232,8 @@ def train_schedule(model: nn.Module, schedule: ScheduleParams, open_set: Callabl
             on_epoch_end(ep.index + 1)
     if d.active:
         revert_batchnorm(core)
+        if val_set is not None:
+            result.final = d.from_main(result.final)
     core.eval()
     return result
 
@@ -244,13 +258,16 @@ def _resume(core: nn.Module, opts, checkpoint: Optional[Path], ident: dict, n_ep
 
 
 def _train_epoch(model: nn.Module, core: nn.Module, opts, s: ScheduleParams, ep: EpochPlan, data: Dataset,
-                 objective: Objective, d: Dist, task) -> dict:
-    """One epoch of the plan (its learning rates, BN mode, aux weight); returns its history record."""
+                 objective: Objective, d: Dist, rt: Runtime, task) -> dict:
+    """One epoch of the plan (its learning rates, BN mode, aux weight), ``rt.accumulate``
+    batches per optimiser step; returns its history record."""
     order = epoch_order(len(data), s.seed, ep.index, ep.images)
-    steps = len(order) // s.batch_size
+    acc = rt.accumulate
+    steps = len(order) // (s.batch_size * acc)
     if steps == 0:
         raise NassegError(f"phase {ep.phase + 1} ({ep.sets}): {len(order)} image(s) per epoch is less than one "
-                          f"batch of {s.batch_size}; lower schedule.batch_size or raise images_per_epoch.")
+                          f"batch of {s.batch_size}" + (f" x {acc} accumulated" if acc > 1 else "")
+                          + "; lower schedule.batch_size (or runtime.accumulate) or raise images_per_epoch.")
     for opt, lr in zip(opts, (ep.encoder_lr, ep.decoder_lr)):
         for g in opt.param_groups:
             g["lr"] = lr
@@ -260,20 +277,26 @@ def _train_epoch(model: nn.Module, core: nn.Module, opts, s: ScheduleParams, ep:
     tick = task(f"phase {ep.phase + 1} epoch {ep.epoch_in_phase + 1}/{s.phases[ep.phase].epochs}", steps) \
         if (task and d.main) else None
     per_rank = s.batch_size // d.world
+    updater = Updater(opts, core.parameters(), s.grad_clip, rt)
     losses = []
     for b in range(steps):
-        idx = order[b * s.batch_size:(b + 1) * s.batch_size][d.rank::d.world][:per_rank]
-        image, *targets = (t.to(d.device) for t in _collate([load_sample(data, i, s.seed, ep.index) for i in idx]))
-        out, aux = model(image, return_aux=True)
-        loss = objective.loss(out, aux, targets, ep.aux_weight, d)
-        optimizer_step(loss, opts, core.parameters(), s.grad_clip,
-                       f"phase {ep.phase + 1}, epoch {ep.epoch_in_phase + 1}, step {b + 1}")
-        losses.append(float(d.all_sum(loss.detach())) / d.world)
+        for k in range(acc):
+            n = b * acc + k
+            idx = order[n * s.batch_size:(n + 1) * s.batch_size][d.rank::d.world][:per_rank]
+            image, *targets = (rt.batch(t) for t in _collate([load_sample(data, i, s.seed, ep.index) for i in idx]))
+            # DDP all-reduces the gradients on the last batch of a step only
+            with model.no_sync() if (d.active and k + 1 < acc) else contextlib.nullcontext():
+                with rt.autocast():
+                    out, aux = model(image, return_aux=True)
+                    loss = objective.loss(out, aux, targets, ep.aux_weight, d)
+                updater.backward(loss, f"phase {ep.phase + 1}, epoch {ep.epoch_in_phase + 1}, step {b + 1}", k == 0)
+            losses.append(float(d.all_sum(loss.detach())) / d.world)
+        updater.step()
         if tick:
             tick()
     return {"epoch": ep.index + 1, "phase": ep.phase + 1, "sets": ep.sets, "encoder_lr": ep.encoder_lr,
             "decoder_lr": ep.decoder_lr, "aux_weight": ep.aux_weight, "bn_frozen": ep.freeze_bn,
-            "images": steps * s.batch_size, "train_loss": float(np.mean(losses)),
+            "images": steps * s.batch_size * acc, "train_loss": float(np.mean(losses)),
             "seconds": round(time.perf_counter() - t0, 2)}
 
 

@@ -1,4 +1,5 @@
-"""Evaluation at full image size: logits upsampled to the label, confusion matrix, scores."""
+"""Evaluation at full image size: logits upsampled to the label, confusion matrix, scores
+(on a runtime's device, under its autocast precision)."""
 from __future__ import annotations
 
 from typing import Iterable, Optional
@@ -8,6 +9,9 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset
 
 from ..metrics import ConfusionMatrix, Scores
+from ..runtime import CPU_FP32, Runtime
+
+# What a loop runs on when it is given no runtime: the CPU in fp32 (the loops' behaviour before runtimes).
 
 
 def upsample_to(logits: torch.Tensor, size) -> torch.Tensor:
@@ -20,15 +24,15 @@ def upsample_to(logits: torch.Tensor, size) -> torch.Tensor:
 def predict_logits(model: torch.nn.Module, image: torch.Tensor, *, flip: bool = False,
                    scales: Iterable[float] = (1.0,)) -> torch.Tensor:
     """Logits at the image's size for a normalised batch (N,3,H,W); optional flip and
-    multi-scale testing average the softmax-free logits."""
+    multi-scale testing average the softmax-free logits (in fp32, whatever the autocast)."""
     h, w = image.shape[2:]
     total, n = 0.0, 0
     for s in scales:
         x = image if s == 1.0 else F.interpolate(image, scale_factor=s, mode="bilinear", align_corners=False)
-        total = total + upsample_to(model(x), (h, w))
+        total = total + upsample_to(model(x).float(), (h, w))
         n += 1
         if flip:
-            total = total + upsample_to(model(x.flip(3)), (h, w)).flip(3)
+            total = total + upsample_to(model(x.flip(3)).float(), (h, w)).flip(3)
             n += 1
     return total / n
 
@@ -39,17 +43,21 @@ def _collate_one(batch):
 
 @torch.no_grad()
 def evaluate(model: torch.nn.Module, dataset: Dataset, num_classes: int, *, exclude: Iterable[int] = (),
-             device: str | torch.device = "cpu", flip: bool = False, scales: Iterable[float] = (1.0,),
+             runtime: Optional[Runtime] = None, flip: bool = False, scales: Iterable[float] = (1.0,),
              progress: Optional[callable] = None, num_workers: int = 0) -> tuple[Scores, ConfusionMatrix]:
-    """Score ``model`` on a dataset of ``(normalised image, mask)`` pairs of any size, one
-    image at a time, logits upsampled to the full label size (no crop)."""
+    """Score ``model`` (on the ``runtime``'s device; default CPU, fp32) on a dataset of
+    ``(normalised image, mask)`` pairs of any size, one image at a time, logits upsampled to
+    the full label size (no crop), the confusion matrix accumulated on the device."""
+    rt = runtime or CPU_FP32
     was_training = model.training
     model.eval()
-    cm = ConfusionMatrix(num_classes, device=device)
-    loader = DataLoader(dataset, batch_size=1, shuffle=False, collate_fn=_collate_one, num_workers=num_workers)
+    cm = ConfusionMatrix(num_classes, device=rt.device)
+    loader = DataLoader(dataset, batch_size=1, shuffle=False, collate_fn=_collate_one, num_workers=num_workers,
+                        pin_memory=rt.pin_memory)
     for image, mask in loader:
-        image, mask = image.to(device), mask.to(device)
-        logits = predict_logits(model, image, flip=flip, scales=tuple(scales))
+        image, mask = rt.batch(image), rt.batch(mask)
+        with rt.autocast():
+            logits = predict_logits(model, image, flip=flip, scales=tuple(scales))
         cm.update(logits.argmax(1), mask)
         if progress:
             progress()

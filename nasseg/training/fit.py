@@ -4,7 +4,8 @@ Used by ``pretrain`` and ``teacher`` (and the base of the multi-phase engine): c
 on logits upsampled to the label size (void ignored), optional auxiliary heads, encoder
 and decoder with their own optimiser and learning rate, cosine decay over the epochs, a
 checkpoint after every epoch that :func:`fit` resumes from, and evaluation at full image
-size after every ``eval_every`` epochs.
+size after every ``eval_every`` epochs. The model, batches and loss live on the
+:class:`~nasseg.runtime.Runtime`'s device under its autocast precision; checkpoints hold CPU tensors.
 """
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset
 
 from ..config import TrainRecipe
+from ..runtime import CPU_FP32, Runtime, to_cpu
 from .evaluate import evaluate, upsample_to
 
 # The recipe keys that define the training loop: a resume checkpoint records them and is
@@ -54,18 +56,50 @@ def segmentation_loss(logits, target, aux=(), aux_weight: float = 0.0) -> torch.
     return loss
 
 
-def optimizer_step(loss: torch.Tensor, optimizers, parameters, grad_clip: Optional[float], where: str) -> None:
-    """One update of every optimiser on ``loss`` (gradient-norm clip when set); a non-finite
-    loss stops the run with where it happened instead of spreading NaN into the weights."""
-    if not torch.isfinite(loss):
-        raise FloatingPointError(f"loss became {loss.item()} at {where}")
-    for opt in optimizers:
-        opt.zero_grad(set_to_none=True)
-    loss.backward()
-    if grad_clip:
-        torch.nn.utils.clip_grad_norm_(parameters, grad_clip)
-    for opt in optimizers:
-        opt.step()
+def runtime_identity(runtime: Runtime) -> dict:
+    """The runtime's part of a run identity: what changes results (precision, accumulation),
+    only when away from fp32 / one batch per step, so the identities of fp32 runs stay as
+    they were. The device and the input workers change nothing and are not in it."""
+    return {**({"precision": runtime.precision} if runtime.precision != "fp32" else {}),
+            **({"accumulate": runtime.accumulate} if runtime.accumulate > 1 else {})}
+
+
+class Updater:
+    """Backward passes and optimiser steps under a runtime: the loss scaled by its GradScaler
+    (fp16; a no-op otherwise), gradients summed over ``runtime.accumulate`` batches (each
+    loss divided by that count), unscaled before the gradient-norm clip. A non-finite loss
+    stops the run with where it happened instead of spreading NaN into the weights."""
+
+    def __init__(self, optimizers, parameters, grad_clip: Optional[float], runtime: Runtime):
+        self.optimizers, self.parameters, self.grad_clip = tuple(optimizers), list(parameters), grad_clip
+        self.scaler = runtime.grad_scaler()
+        self.accumulate = runtime.accumulate
+
+    def backward(self, loss: torch.Tensor, where: str, first: bool) -> None:
+        """Add ``loss``'s gradients (``first``: the first batch of a step, gradients cleared before)."""
+        if not torch.isfinite(loss):
+            raise FloatingPointError(f"loss became {loss.item()} at {where}")
+        if first:
+            for opt in self.optimizers:
+                opt.zero_grad(set_to_none=True)
+        self.scaler.scale(loss / self.accumulate if self.accumulate > 1 else loss).backward()
+
+    def step(self) -> None:
+        if self.grad_clip:
+            for opt in self.optimizers:
+                self.scaler.unscale_(opt)
+            torch.nn.utils.clip_grad_norm_(self.parameters, self.grad_clip)
+        for opt in self.optimizers:
+            self.scaler.step(opt)
+        self.scaler.update()
+
+
+def cpu_state(module: nn.Module) -> dict:
+    """``module.state_dict()`` (its type and metadata kept) with every tensor on the CPU: what goes to disk."""
+    state = module.state_dict()
+    for k, v in state.items():
+        state[k] = v.cpu()
+    return state
 
 
 def save_atomic(obj, path: Path) -> None:
@@ -86,30 +120,31 @@ class FitResult:
 def fit(model: nn.Module, train_set: Dataset, cfg: TrainRecipe, *, num_classes: int,
         val_set: Optional[Dataset] = None, exclude: tuple = (), checkpoint: Optional[Path] = None,
         identity: Optional[dict] = None, task: Optional[Callable[[str, int], Callable[[], None]]] = None,
-        log: Callable[[str], None] = print) -> FitResult:
-    """Train ``model`` (which has ``.encoder`` and ``.decoder``) on ``train_set``; resumes from
-    ``checkpoint`` when it exists and was written with the same loop keys (:data:`LOOP_KEYS`
-    of ``cfg``) and ``identity`` (a dict naming whatever else defines the run: data, params hash)."""
+        log: Callable[[str], None] = print, runtime: Optional[Runtime] = None) -> FitResult:
+    """Train ``model`` (which has ``.encoder`` and ``.decoder``) on ``train_set``, on the
+    ``runtime``'s device and precision (default: CPU, fp32); resumes from ``checkpoint`` when
+    it exists and was written with the same loop keys (:data:`LOOP_KEYS` of ``cfg``) and
+    ``identity`` (a dict naming whatever else defines the run: data, params hash). The model
+    stays on the runtime's device."""
+    rt = runtime or CPU_FP32
     loop = {k: getattr(cfg, k) for k in LOOP_KEYS}
+    identity = {**(identity or {}), **runtime_identity(rt)}
     seed_everything(cfg.seed)
+    model = rt.prepare(model)
     if cfg.channels_last:
         model = model.to(memory_format=torch.channels_last)
-    opt_enc = make_optimizer(cfg.encoder_optim, model.encoder.parameters(), cfg.encoder_lr, cfg.momentum,
-                             cfg.weight_decay)
-    opt_dec = make_optimizer(cfg.decoder_optim, model.decoder.parameters(), cfg.decoder_lr, cfg.momentum,
-                             cfg.weight_decay)
-    steps_per_epoch = len(train_set) // cfg.batch_size if len(train_set) % cfg.batch_size == 1 \
-        else math.ceil(len(train_set) / cfg.batch_size)
-    total = cfg.epochs * steps_per_epoch
-    lr0 = (cfg.encoder_lr, cfg.decoder_lr)
+    opts = (make_optimizer(cfg.encoder_optim, model.encoder.parameters(), cfg.encoder_lr, cfg.momentum,
+                           cfg.weight_decay),
+            make_optimizer(cfg.decoder_optim, model.decoder.parameters(), cfg.decoder_lr, cfg.momentum,
+                           cfg.weight_decay))
     result, start_epoch = FitResult(), 0
     gen = torch.Generator().manual_seed(cfg.seed)
     if checkpoint is not None and Path(checkpoint).is_file():
         ck = torch.load(checkpoint, map_location="cpu", weights_only=True)
-        if ck.get("config") == loop and ck.get("identity") == (identity or {}):
+        if ck.get("config") == loop and ck.get("identity") == identity:
             model.load_state_dict(ck["model"])
-            opt_enc.load_state_dict(ck["opt_enc"])
-            opt_dec.load_state_dict(ck["opt_dec"])
+            opts[0].load_state_dict(ck["opt_enc"])
+            opts[1].load_state_dict(ck["opt_dec"])
             torch.set_rng_state(ck["rng"])
             gen.set_state(ck["gen"])
             result = FitResult(ck["history"], ck["best"], ck["seconds"])
@@ -118,30 +153,14 @@ def fit(model: nn.Module, train_set: Dataset, cfg: TrainRecipe, *, num_classes: 
     # a last batch of one image would break BatchNorm in training mode: drop it (only then)
     drop_last = len(train_set) % cfg.batch_size == 1
     loader = DataLoader(train_set, batch_size=cfg.batch_size, shuffle=True, drop_last=drop_last, generator=gen,
-                        num_workers=cfg.num_workers, persistent_workers=cfg.num_workers > 0)
+                        num_workers=cfg.num_workers, persistent_workers=cfg.num_workers > 0, pin_memory=rt.pin_memory)
+    updater = Updater(opts, model.parameters(), cfg.grad_clip, rt)
     for epoch in range(start_epoch, cfg.epochs):
         t0 = time.perf_counter()
-        model.train()
-        tick = task(f"epoch {epoch + 1}/{cfg.epochs}", steps_per_epoch) if task else None
-        losses = []
-        for step, (image, target) in enumerate(loader):
-            it = epoch * steps_per_epoch + step
-            scale = 0.5 * (1 + math.cos(math.pi * it / total))
-            for opt, base in ((opt_enc, lr0[0]), (opt_dec, lr0[1])):
-                for g in opt.param_groups:
-                    g["lr"] = base * scale
-            if cfg.channels_last:
-                image = image.contiguous(memory_format=torch.channels_last)
-            logits, aux = model(image, return_aux=True)
-            loss = segmentation_loss(logits, target, aux, cfg.aux_weight)
-            optimizer_step(loss, (opt_enc, opt_dec), model.parameters(), cfg.grad_clip,
-                           f"epoch {epoch + 1}, step {step + 1}")
-            losses.append(loss.item())
-            if tick:
-                tick()
+        losses = _fit_epoch(model, loader, updater, cfg, epoch, rt, task)
         record = {"epoch": epoch + 1, "train_loss": float(np.mean(losses)), "seconds": time.perf_counter() - t0}
         if val_set is not None and ((epoch + 1) % cfg.eval_every == 0 or epoch + 1 == cfg.epochs):
-            scores, _ = evaluate(model, val_set, num_classes, exclude=exclude,
+            scores, _ = evaluate(model, val_set, num_classes, exclude=exclude, runtime=rt,
                                  progress=task("validate", len(val_set)) if task else None)
             record.update({k: float(v) for k, v in scores.as_dict().items()})
             if not result.best or record["mean_iou"] > result.best.get("mean_iou", -1):
@@ -150,8 +169,40 @@ def fit(model: nn.Module, train_set: Dataset, cfg: TrainRecipe, *, num_classes: 
         result.seconds += record["seconds"]
         log(json.dumps(record))
         if checkpoint is not None:
-            save_atomic({"config": loop, "identity": identity or {}, "epoch": epoch + 1, "model": model.state_dict(),
-                         "opt_enc": opt_enc.state_dict(), "opt_dec": opt_dec.state_dict(),
+            save_atomic({"config": loop, "identity": identity, "epoch": epoch + 1, "model": cpu_state(model),
+                         "opt_enc": to_cpu(opts[0].state_dict()), "opt_dec": to_cpu(opts[1].state_dict()),
                          "rng": torch.get_rng_state(), "gen": gen.get_state(), "history": result.history,
                          "best": result.best, "seconds": result.seconds}, Path(checkpoint))
     return result
+
+
+def _fit_epoch(model: nn.Module, loader: DataLoader, updater: Updater, cfg: TrainRecipe, epoch: int, rt: Runtime,
+               task) -> list[float]:
+    """One epoch of :func:`fit`: cosine learning rates per optimiser step (``rt.accumulate``
+    batches each), forward and loss under autocast; returns the batches' losses."""
+    batches = len(loader)
+    steps = math.ceil(batches / rt.accumulate)
+    total = cfg.epochs * steps
+    model.train()
+    tick = task(f"epoch {epoch + 1}/{cfg.epochs}", batches) if task else None
+    losses = []
+    for b, (image, target) in enumerate(loader):
+        first, last = b % rt.accumulate == 0, (b + 1) % rt.accumulate == 0 or b + 1 == batches
+        if first:
+            scale = 0.5 * (1 + math.cos(math.pi * (epoch * steps + b // rt.accumulate) / total))
+            for opt, base in zip(updater.optimizers, (cfg.encoder_lr, cfg.decoder_lr)):
+                for g in opt.param_groups:
+                    g["lr"] = base * scale
+        image, target = rt.batch(image), rt.batch(target)
+        if cfg.channels_last:
+            image = image.contiguous(memory_format=torch.channels_last)
+        with rt.autocast():
+            logits, aux = model(image, return_aux=True)
+            loss = segmentation_loss(logits, target, aux, cfg.aux_weight)
+        updater.backward(loss, f"epoch {epoch + 1}, step {b + 1}", first)
+        if last:
+            updater.step()
+        losses.append(loss.item())
+        if tick:
+            tick()
+    return losses

@@ -4,13 +4,14 @@ pretrain -> ``<out>/encoder.pt``: ``{"encoder": MobileNet-v2 state dict, "meta":
 teacher  -> ``<out>/teacher.pt``: ``{"model": state dict, "meta": {...}}``
 Each also writes ``metrics.json`` (validation scores, or the import record) and, when
 trained, ``history.tsv`` (one row per epoch, for ``dvc plots``). Training resumes from
-``<out>/resume/last.pt`` after an interruption.
+``<out>/resume/last.pt`` after an interruption. Training and scoring run on the given
+:class:`~nasseg.runtime.Runtime` (default: CPU, fp32); the files hold CPU tensors.
 """
 from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Optional
 
 import torch
 
@@ -22,8 +23,9 @@ from ..models import build_model, load_encoder_weights
 from ..models.encoder import MobileNetV2Encoder
 from ..models.weights import read_state_dict
 from ..outputs import write_json, write_tsv
+from ..runtime import CPU_FP32, Runtime
 from .evaluate import evaluate
-from .fit import fit, save_atomic, seed_everything
+from .fit import cpu_state, fit, save_atomic, seed_everything
 
 
 def _identity(params: Params, section: str) -> dict:
@@ -35,13 +37,13 @@ def _write_history(history: list[dict], path: Path) -> None:
     write_tsv(path, history, sorted({k for h in history for k in h}, key=lambda k: (k != "epoch", k)))
 
 
-def _train(model, recipe: TrainRecipe, params: Params, section: str, out: Path, task, log) -> dict:
+def _train(model, recipe: TrainRecipe, params: Params, section: str, out: Path, task, log, runtime: Runtime) -> dict:
     data = params.data
     train_set = open_set(recipe.sets, data, SegmentationTransform.train(data.augment))
     val_set = open_set(recipe.val_set, data, SegmentationTransform.eval())
     result = fit(model, train_set, recipe, num_classes=data.num_classes, val_set=val_set,
                  exclude=(), checkpoint=out / "resume" / "last.pt", identity=_identity(params, section),
-                 task=task, log=log)
+                 task=task, log=log, runtime=runtime)
     _write_history(result.history, out / "history.tsv")
     last = result.history[-1]
     return {"source": "trained", "sets": recipe.sets, "val_set": recipe.val_set, "epochs": recipe.epochs,
@@ -49,7 +51,8 @@ def _train(model, recipe: TrainRecipe, params: Params, section: str, out: Path, 
             **{k: last[k] for k in ("mean_iou", "fw_iou", "mean_acc", "pixel_acc") if k in last}}
 
 
-def run_pretrain(params: Params, task=None, log: Callable[[str], None] = print) -> dict:
+def run_pretrain(params: Params, task=None, log: Callable[[str], None] = print,
+                 runtime: Optional[Runtime] = None) -> dict:
     p = params.pretrain
     out = Path(p.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -61,9 +64,9 @@ def run_pretrain(params: Params, task=None, log: Callable[[str], None] = print) 
         state = enc.state_dict()
     else:
         model = build_model("refinenet_lw_mbv2", num_classes=params.data.num_classes, decoder_width=p.decoder_width)
-        meta = _train(model, p, params, "pretrain", out, task, log)
+        meta = _train(model, p, params, "pretrain", out, task, log, runtime or CPU_FP32)
         meta["model"] = f"refinenet_lw_mbv2 (decoder width {p.decoder_width})"
-        state = model.encoder.state_dict()
+        state = cpu_state(model.encoder)
     save_atomic({"encoder": state, "meta": meta}, out / "encoder.pt")
     write_json(meta, out / "metrics.json")
     return meta
@@ -93,7 +96,9 @@ def build_teacher(params: Params) -> torch.nn.Module:
                        decoder_width=t.decoder_width)
 
 
-def run_teacher(params: Params, task=None, log: Callable[[str], None] = print) -> dict:
+def run_teacher(params: Params, task=None, log: Callable[[str], None] = print,
+                runtime: Optional[Runtime] = None) -> dict:
+    rt = runtime or CPU_FP32
     t = params.teacher
     out = Path(t.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -103,15 +108,15 @@ def run_teacher(params: Params, task=None, log: Callable[[str], None] = print) -
         sha = load_teacher_weights(model, t.weights)
         val_set = open_set(t.val_set, params.data, SegmentationTransform.eval())
         t0 = time.perf_counter()
-        scores, _ = evaluate(model, val_set, params.data.num_classes,
+        scores, _ = evaluate(rt.prepare(model), val_set, params.data.num_classes, runtime=rt,
                              progress=task("validate", len(val_set)) if task else None)
         meta = {"source": "imported", "file": str(t.weights), "sha256": sha, "val_set": t.val_set,
                 "seconds": round(time.perf_counter() - t0, 1),
                 **{k: v for k, v in scores.as_dict().items() if k != "reward"}}
     else:
-        meta = _train(model, t, params, "teacher", out, task, log)
+        meta = _train(model, t, params, "teacher", out, task, log, rt)
     meta.update({"model": model.name, "depth": t.depth, "decoder_width": t.decoder_width,
                  "num_classes": params.data.num_classes})
-    save_atomic({"model": model.state_dict(), "meta": meta}, out / "teacher.pt")
+    save_atomic({"model": cpu_state(model), "meta": meta}, out / "teacher.pt")
     write_json(meta, out / "metrics.json")
     return meta

@@ -3,11 +3,15 @@
 Loss = cross-entropy + ``kd_weight`` x L2(logits, teacher logits) + ``aux_weight`` x the
 auxiliary heads' cross-entropy; Adam, gradient-norm clipping, and Polyak averaging of
 the parameters (applied before validation). BN statistics are updated as usual.
+
+Every loop here runs on its :class:`~nasseg.runtime.Runtime`: model and batches on its device,
+forward pass and loss under its autocast, backward through its GradScaler (gradients unscaled
+before clipping); in fp32 the scaler and autocast are no-ops, so CPU fp32 is today's arithmetic.
 """
 from __future__ import annotations
 
 import copy
-from typing import Iterable, Optional
+from typing import Iterable, Optional, Sequence
 
 import torch
 import torch.nn as nn
@@ -15,6 +19,7 @@ import torch.nn.functional as F
 
 from ..config import Stage1Params
 from ..metrics import ConfusionMatrix, Scores
+from ..runtime import Runtime
 from .evaluate import upsample_to
 
 
@@ -48,41 +53,64 @@ def stage1_loss(logits, aux, labels, teacher: Optional[torch.Tensor], kd_weight:
     return loss
 
 
+def on_device(batch: dict, runtime: Runtime) -> dict:
+    """A cached batch's tensors (taps, labels, teacher) on the runtime's device."""
+    return {k: runtime.batch(v) for k, v in batch.items()}
+
+
+def scaled_step(loss: torch.Tensor, optimizers: Sequence[torch.optim.Optimizer], scaler, clip_params,
+                grad_clip: Optional[float]) -> None:
+    """zero_grad, backward through ``scaler`` (fp16's loss scaling; a no-op otherwise), the
+    gradient-norm clip of ``clip_params`` on unscaled gradients, one step of every optimiser."""
+    for opt in optimizers:
+        opt.zero_grad(set_to_none=True)
+    scaler.scale(loss).backward()
+    if grad_clip:
+        for opt in optimizers:
+            scaler.unscale_(opt)
+        torch.nn.utils.clip_grad_norm_(clip_params, grad_clip)
+    for opt in optimizers:
+        scaler.step(opt)
+    scaler.update()
+
+
 def train_decoder_epoch(decoder: nn.Module, batches: Iterable[dict], optimizer: torch.optim.Optimizer,
-                        cfg: Stage1Params, ema: Optional[Polyak] = None, tick=None) -> float:
+                        cfg: Stage1Params, ema: Optional[Polyak] = None, tick=None, *, runtime: Runtime) -> float:
     """One pass over ``batches`` (dicts with tap0..3, labels and optionally teacher); ``cfg``
-    gives the loss weights and the gradient clip."""
+    gives the loss weights and the gradient clip. ``decoder`` is on ``runtime.device``; the
+    mean loss is accumulated there and read once."""
     decoder.train()
-    total, count = 0.0, 0
+    scaler = runtime.grad_scaler()
+    total, count = torch.zeros((), dtype=torch.float64, device=runtime.device), 0
     for b in batches:
-        feats = [b[f"tap{i}"] for i in range(4)]
-        logits, aux = decoder(feats, return_aux=True)
-        loss = stage1_loss(logits, aux, b["labels"], b.get("teacher"), cfg.kd_weight, cfg.aux_weight)
+        b = on_device(b, runtime)
+        with runtime.autocast():
+            logits, aux = decoder([b[f"tap{i}"] for i in range(4)], return_aux=True)
+            loss = stage1_loss(logits, aux, b["labels"], b.get("teacher"), cfg.kd_weight, cfg.aux_weight)
         if not torch.isfinite(loss):
             raise FloatingPointError(f"stage-1 loss became {loss.item()}")
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if cfg.grad_clip:
-            torch.nn.utils.clip_grad_norm_(decoder.parameters(), cfg.grad_clip)
-        optimizer.step()
+        scaled_step(loss, (optimizer,), scaler, decoder.parameters(), cfg.grad_clip)
         if ema is not None:
             ema.update(decoder)
-        total += loss.item() * len(b["labels"])
+        total += loss.detach().double() * len(b["labels"])
         count += len(b["labels"])
         if tick:
             tick()
-    return total / max(1, count)
+    return float(total) / max(1, count)
 
 
 @torch.no_grad()
 def validate_decoder(decoder: nn.Module, batches: Iterable[dict], num_classes: int,
-                     exclude: tuple = (0,)) -> Scores:
-    """Scores on cached validation batches, logits upsampled to the (full-resolution) labels."""
+                     exclude: tuple = (0,), *, runtime: Runtime) -> Scores:
+    """Scores on cached validation batches, logits upsampled to the (full-resolution) labels;
+    the confusion matrix accumulates on the device."""
     was = decoder.training
     decoder.eval()
-    cm = ConfusionMatrix(num_classes)
+    cm = ConfusionMatrix(num_classes, device=runtime.device)
     for b in batches:
-        logits = decoder([b[f"tap{i}"] for i in range(4)])
+        b = on_device(b, runtime)
+        with runtime.autocast():
+            logits = decoder([b[f"tap{i}"] for i in range(4)])
         cm.update(upsample_to(logits, b["labels"].shape[1:]).argmax(1), b["labels"])
     decoder.train(was)
     return cm.scores(exclude)

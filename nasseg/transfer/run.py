@@ -10,7 +10,9 @@ one depth channel.
 Each (task, model) run lives in ``<out>/runs/<task>/<model>/`` (``result.json``, reused
 when its identity matches) with epoch checkpoints in ``<resume>/<task>/<model>/last.pt``
 (an interrupted stage resumes there) and the inference model in
-``<transfer.models_out>/<task>/<model>/model.pt``.
+``<transfer.models_out>/<task>/<model>/model.pt``. Runs train on the given
+:class:`~nasseg.runtime.Runtime` (default: CPU, fp32); its precision and accumulation, when
+not fp32 / 1, are part of a run's identity.
 """
 from __future__ import annotations
 
@@ -27,12 +29,15 @@ from ..errors import NassegError
 from ..experiments.runner import encoder_file, file_sha1
 from ..markdown import markdown_table
 from ..outputs import write_json
+from ..runtime import Runtime
 from ..models import build_model
 from ..models.checkpoint import arch_of, save_checkpoint
 from ..models.zoo import count_params, list_archs
 from ..spaces.cells.genotype import Genotype
 from ..training.distributed import Dist
 from ..training.engine import schedule_signature, train_schedule
+from ..training.evaluate import CPU_FP32
+from ..training.fit import runtime_identity
 from .catalog import FLIP_PAIRS, NUM_JOINTS, open_depth_set, open_pose_set, open_transfer_set
 from .depth_data import eigen_crop
 from .metrics import DepthMeter
@@ -99,37 +104,38 @@ def _run_files(p: Params, task: str, model_name: str) -> tuple[Path, Path]:
             Path(p.transfer.models_out) / task / model_name / "model.pt")
 
 
-def run_identity(p: Params, task: str, model_name: str) -> dict:
-    """What makes two runs the same: task, architecture, protocol, data, encoder weights."""
+def run_identity(p: Params, task: str, model_name: str, runtime: Runtime = CPU_FP32) -> dict:
+    """What makes two runs the same: task, architecture, protocol, data, encoder weights (and
+    the runtime's precision / accumulation when not fp32 / 1)."""
     tp = task_params(p, task)
     enc_sha = file_sha1(encoder_file(p)) if p.transfer.encoder == "pretrain" else None
     return {"task": task, "model": resolve_model(p, model_name), "schedule": schedule_signature(tp.schedule),
             **({} if task == "nyu" else {"head_init": "normal_0.001"}),
             "task_params": params_sha1(p.transfer, task), "data": params_sha1(p.transfer, "data"),
-            "encoder_sha1": enc_sha}
+            "encoder_sha1": enc_sha, **runtime_identity(runtime)}
 
 
-def finished_run(p: Params, task: str, model_name: str) -> Optional[dict]:
+def finished_run(p: Params, task: str, model_name: str, runtime: Runtime = CPU_FP32) -> Optional[dict]:
     """The result of a finished run with the current identity, or None."""
     done, model_file = _run_files(p, task, model_name)
     if done.is_file() and model_file.is_file():
         old = json.loads(done.read_text())
-        if old.get("identity") == run_identity(p, task, model_name):
+        if old.get("identity") == run_identity(p, task, model_name, runtime):
             return old
     return None
 
 
 def run_one(p: Params, task: str, model_name: str, *, d: Optional[Dist] = None, progress=None,
-            log: Callable[[str], None] = print) -> dict:
+            log: Callable[[str], None] = print, runtime: Runtime = CPU_FP32) -> dict:
     """Train and score one architecture on one task; reuse a finished identical run."""
-    d = d or Dist()
+    d = d or Dist(device=runtime.device)
     tp, tdata = task_params(p, task), p.transfer.data
-    old = finished_run(p, task, model_name)
+    old = finished_run(p, task, model_name, runtime)
     done, model_file = _run_files(p, task, model_name)
     if old is not None:
         log(f"{task}/{model_name}: reused {done}")
         return old
-    identity = run_identity(p, task, model_name)
+    identity = run_identity(p, task, model_name, runtime)
     spec = identity["model"]
     model = build(p, spec, task)
     if task == "nyu":
@@ -150,7 +156,8 @@ def run_one(p: Params, task: str, model_name: str, *, d: Optional[Dist] = None, 
         meta_task = {"output": "heatmaps", "input_wh": list(tp.input), "flip_pairs": [list(x) for x in FLIP_PAIRS[task]]}
     resume = Path(p.transfer.resume) / task / model_name / "last.pt"
     res = train_schedule(model, tp.schedule, open_fn, objective=objective, val_set=val_set, checkpoint=resume,
-                         identity=identity, d=d, task=progress, log=log)
+                         identity=identity, d=d, task=progress, log=log, runtime=runtime)
+    model.cpu()
     result = {"identity": identity, "task": task, "model": model_name, "final": res.final,
               "params": count_params(model), "stride": stride, "seconds": round(res.seconds, 1),
               "history": res.history}
@@ -282,20 +289,20 @@ def table3(results: dict, models: list[str], reference: Optional[dict] = None) -
 
 
 def run_transfer(p: Params, *, d: Optional[Dist] = None, progress=None, log: Callable[[str], None] = print,
-                 only_tasks=None, only_models=None) -> dict:
+                 only_tasks=None, only_models=None, runtime: Runtime = CPU_FP32) -> dict:
     """Every (task, model) of params (or only those named), then the two tables and
     metrics.json over every finished run of params' tasks and models."""
-    d = d or Dist()
+    d = d or Dist(device=runtime.device)
     results: dict = {}
     for task in p.transfer.tasks:
         for m in p.transfer.models:
             if (only_tasks and task not in only_tasks) or (only_models and m not in only_models):
-                r = finished_run(p, task, m)
+                r = finished_run(p, task, m, runtime)
                 if r is not None:
                     results.setdefault(task, {})[m] = r
                 continue
             log(f"transfer: {task} / {m}")
-            results.setdefault(task, {})[m] = run_one(p, task, m, d=d, progress=progress, log=log)
+            results.setdefault(task, {})[m] = run_one(p, task, m, d=d, progress=progress, log=log, runtime=runtime)
     if not d.main:
         return results
     out = Path(p.transfer.out)

@@ -43,16 +43,16 @@ def heatmap_loss(out, aux, targets, aux_weight: float, d: Dist) -> torch.Tensor:
     total = sq(out)
     for a in aux:
         total = total + aux_weight * sq(a)
-    return _global_mean(total, torch.tensor(target.numel()), d)
+    return _global_mean(total, torch.tensor(target.numel(), device=target.device), d)
 
 
 def predict_heatmaps(model, image: torch.Tensor, flip_pairs: Sequence[tuple[int, int]], flip: bool) -> torch.Tensor:
-    """Heatmaps of a batch of crops; with ``flip``, averaged with the flipped crop's heatmaps
-    flipped back and their left/right channels swapped."""
+    """Heatmaps (fp32, whatever the autocast) of a batch of crops; with ``flip``, averaged with
+    the flipped crop's heatmaps flipped back and their left/right channels swapped."""
     with torch.no_grad():
-        heat = model(image)
+        heat = model(image).float()
         if flip:
-            heat = 0.5 * (heat + flip_back(model(image.flip(3)), flip_pairs))
+            heat = 0.5 * (heat + flip_back(model(image.flip(3)).float(), flip_pairs))
     return heat
 
 
@@ -70,15 +70,17 @@ class PoseObjective(Objective):
     def loss(self, out, aux, targets, aux_weight, d):
         return heatmap_loss(out, aux, targets, aux_weight, d)
 
-    def predict(self, model, val_set, *, device, flip: bool, task=None) -> tuple[np.ndarray, np.ndarray]:
-        """(N,K,2) joint positions in image pixels and (N,K) heatmap maxima, in val_set order."""
+    def predict(self, model, val_set, *, runtime, flip: bool, task=None) -> tuple[np.ndarray, np.ndarray]:
+        """(N,K,2) joint positions in image pixels and (N,K) heatmap maxima, in val_set order
+        (the model on the runtime's device, under its autocast)."""
         was = model.training
         model.eval()
-        loader = DataLoader(val_set, batch_size=self.batch_size, shuffle=False)
+        loader = DataLoader(val_set, batch_size=self.batch_size, shuffle=False, pin_memory=runtime.pin_memory)
         tick = task("validate", len(loader)) if task else None
         coords, maxvals = [], []
         for batch in loader:
-            heat = predict_heatmaps(model, batch[0].to(device), self.flip_pairs, flip).cpu()
+            with runtime.autocast():
+                heat = predict_heatmaps(model, runtime.batch(batch[0]), self.flip_pairs, flip).cpu()
             xy, mv = decode_heatmaps(heat)
             coords.append(np.asarray(xy, np.float64))
             maxvals.append(np.asarray(mv))
@@ -90,8 +92,8 @@ class PoseObjective(Objective):
                               np.stack([m["scale"] for m in metas]), val_set.input_wh, val_set.stride)
         return xy, np.concatenate(maxvals)
 
-    def evaluate(self, model, val_set, *, device, eval, task):
-        xy, maxv = self.predict(model, val_set, device=device, flip=eval.flip, task=task)
+    def evaluate(self, model, val_set, *, runtime, eval, task):
+        xy, maxv = self.predict(model, val_set, runtime=runtime, flip=eval.flip, task=task)
         if self.kind == "mpii":
             return self.score_mpii(val_set, xy)
         return self.score_coco(val_set, xy, maxv)
@@ -153,14 +155,15 @@ class DepthObjective(Objective):
             total = total + aux_weight * self._one(a, gt, d)[0]
         return _global_mean(total, count, d)
 
-    def evaluate(self, model, val_set, *, device, eval, task):
+    def evaluate(self, model, val_set, *, runtime, eval, task):
         was = model.training
         model.eval()
         meter = DepthMeter(self.min_depth, self.max_depth)
         tick = task("validate", len(val_set)) if task else None
         for i in range(len(val_set)):
             image, gt = val_set[i][:2]
-            out = predict_logits(model, image[None].to(device), flip=eval.flip, scales=tuple(eval.scales))
+            with runtime.autocast():
+                out = predict_logits(model, runtime.batch(image[None]), flip=eval.flip, scales=tuple(eval.scales))
             pred = self.to_depth(out)[0, 0].cpu()
             h, w = gt.shape[-2:]
             meter.update(pred, gt[0], self.eval_region(h, w) if self.eval_region else None)

@@ -11,6 +11,8 @@ from nasseg.config import load_params
 from nasseg.outputs import write_json
 from nasseg.progress import console, table
 
+from ..common import DEVICE, PRECISION, runtime_of
+
 
 def main(
     params: Path = typer.Option(Path("params.yaml"), "--params", "-p", help="params file (data, pretrain, teacher, precompute)."),
@@ -19,12 +21,15 @@ def main(
     out: Optional[Path] = typer.Option(None, help="also write the figures to this JSON file"),
     paper_teacher: Optional[int] = typer.Option(None, help="also time the on-the-fly epoch with a RefineNet of this "
                                                 "ResNet depth as teacher (152 = the paper's; random weights)"),
+    device: Optional[str] = DEVICE,
+    precision: Optional[str] = PRECISION,
 ) -> None:
     """One stage-1 epoch of one decoder (search width 48, repeats 1, aux cell) from the cache
     versus computing the frozen encoder and the teacher on the fly, and the cache file's
-    read throughput versus the same batches from RAM. Needs `nasseg precompute` first."""
+    read throughput versus the same batches from RAM, the epochs on --device in --precision.
+    Needs `nasseg precompute` first."""
     p = load_params(params)
-    r = run_bench_cache(p, arch=arch, samples=samples, teacher_depth=paper_teacher,
+    r = run_bench_cache(p, arch=arch, samples=samples, teacher_depth=paper_teacher, runtime=runtime_of(p, device, precision),
                         log=lambda s: console.print(s, highlight=False))
     rows = [["stage-1 epoch from the cache", f"{r['epoch_cache_s']:.1f} s"],
             ["same epoch, encoder + teacher on the fly", f"{r['epoch_fly_s']:.1f} s"],

@@ -10,6 +10,7 @@ from nasseg.config import load_params
 from nasseg.outputs import write_json
 from nasseg.progress import console, progress_bars, table
 
+from ..common import DEVICE, PRECISION, runtime_of
 from . import options
 
 _PARAMS = typer.Option(Path("params.yaml"), "--params", "-p", help="params file (reads `data`)")
@@ -23,6 +24,8 @@ def main(
     scales: Optional[str] = typer.Option(None, "--scales", help="multi-scale testing, e.g. 0.75,1,1.25"),
     params: Path = _PARAMS,
     json_out: Optional[Path] = typer.Option(None, "--json", help="also write the scores to this JSON file"),
+    device: Optional[str] = DEVICE,
+    precision: Optional[str] = PRECISION,
 ) -> None:
     """Score a checkpoint on a split at full image size, with per-class IoU in a table."""
     import math
@@ -41,8 +44,10 @@ def main(
     if n != p.data.num_classes:
         raise NassegError(f"{checkpoint}: predicts {n} classes, data.num_classes is {p.data.num_classes}.")
     ds = open_set(split, p.data, SegmentationTransform.eval())
+    rt = runtime_of(p, device, precision)
     with progress_bars() as task:
-        scores, _ = run_eval(model, ds, n, flip=flip, scales=sc, progress=task("evaluate", len(ds)))
+        scores, _ = run_eval(rt.prepare(model), ds, n, runtime=rt, flip=flip, scales=sc,
+                             progress=task("evaluate", len(ds)))
     names = VOC_CLASSES if n == len(VOC_CLASSES) else [f"class {i}" for i in range(n)]
     iou = scores.iou.tolist()
     rows = [[i, names[i], "absent" if math.isnan(v) else f"{v:.4f}"] for i, v in enumerate(iou)]

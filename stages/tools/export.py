@@ -10,6 +10,8 @@ from nasseg.errors import NassegError
 from nasseg.progress import console, table
 from nasseg.tools.export import FORMATS, check_failure, export
 
+from ..common import DEVICE, PRECISION, runtime_of
+
 
 def _size_text(b: int) -> str:
     return f"{b / 2**20:.1f} MB" if b >= 2**20 else f"{b / 2**10:.0f} KB"
@@ -36,6 +38,8 @@ def main(
     atol: float = typer.Option(1e-4, "--atol", help="check tolerance, absolute part"),
     exporter: str = typer.Option("legacy", "--exporter", help="ONNX exporter: legacy (TorchScript-based, "
                                  "any opset) or dynamo (torch.export-based, opset >= 18)"),
+    device: Optional[str] = DEVICE,
+    precision: Optional[str] = PRECISION,
 ) -> None:
     """Export the inference model to ONNX and TorchScript and check both against eager PyTorch.
 
@@ -51,7 +55,9 @@ def main(
     Auxiliary heads are training-only and removed: the files hold encoder, decoder and
     classifier. The check runs each file (ONNX through ONNX Runtime on CPU) on a seeded random
     image at the export size and, for dynamic axes, on a batch of two at another size, and
-    fails the command when max |file - eager| exceeds atol + rtol × max |eager|.
+    fails the command when max |file - eager| exceeds atol + rtol × max |eager|. The eager
+    reference runs on --device in --precision (the files are fp32 on the CPU: against a bf16
+    reference, loosen --rtol to about 5e-2).
     """
     if size is not None and (height is not None or width is not None):
         raise NassegError("give the input size either as --size H W or as --height/--width, not both.")
@@ -59,8 +65,9 @@ def main(
     if num_classes is not None and Path(model).is_file():
         raise NassegError(f"--num-classes applies to zoo names and genotypes; {model} is a checkpoint and "
                           "predicts the classes it was trained for.")
+    runtime = runtime_of(None, device, precision)
     rec = export(model, out, formats=formats or list(FORMATS), input_hw=hw, opset=opset, dynamic=dynamic, check=check,
-                 rtol=rtol, atol=atol, num_classes=num_classes or 21, exporter=exporter)
+                 rtol=rtol, atol=atol, num_classes=num_classes or 21, exporter=exporter, runtime=runtime)
     arch = rec["arch"].get("genotype") or rec["arch"].get("name")
     note = " [yellow](untrained: random weights)[/]" if rec["untrained"] else ""
     onnx = (f", ONNX opset {rec['opset']} ({rec['exporter']} exporter, {'dynamic' if dynamic else 'static'} axes)"

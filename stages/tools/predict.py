@@ -9,6 +9,7 @@ import typer
 from nasseg.progress import console, progress_bars, table
 from nasseg.tools.predict import expand_inputs, load_predictor, predict_paths
 
+from ..common import DEVICE, PRECISION, runtime_of
 from . import options
 
 
@@ -29,6 +30,8 @@ def main(
     skip_bad: bool = typer.Option(False, "--skip-bad", help="skip unreadable images (listed at the end) instead of "
                                   "stopping at the first"),
     root: Path = typer.Option(Path("."), "--root", help="project root the trained names are looked up in"),
+    device: Optional[str] = DEVICE,
+    precision: Optional[str] = PRECISION,
 ) -> None:
     """Predict on your own images with a trained model; one set of files per image in --out.
 
@@ -48,8 +51,10 @@ def main(
     pose:         <name>_pose.png     skeleton over the image (COCO 17 / MPII 16)
                   <name>_pose.json    joints in image pixels, scores, names
 
-    Pose is top-down on one person per image: the whole image, or --box, is its box.
+    Pose is top-down on one person per image: the whole image, or --box, is its box. The model
+    runs on --device in --precision.
     """
+    runtime = runtime_of(None, device, precision)
     net, info = load_predictor(model, root=root, allow_untrained=untrained)
     person = options.box(box)
     for given, what, applies in ((scales, "--scales", "segmentation"), (person, "--box", "pose")):
@@ -58,7 +63,7 @@ def main(
     files = expand_inputs(inputs)
     with progress_bars() as task:
         records = predict_paths(net, files, out, info=info, flip=flip, scales=options.scales(scales), alpha=alpha,
-                                threshold=threshold, box=person, skip_bad=skip_bad,
+                                threshold=threshold, box=person, skip_bad=skip_bad, runtime=runtime,
                                 progress=task("predict", len(files)),
                                 log=lambda msg: console.print(f"[yellow]warning:[/] {msg}", highlight=False,
                                                               soft_wrap=True))
