@@ -187,3 +187,62 @@ def test_ablate_in_bf16_on_cpu_and_cuda_where_there_is_none(project):
     r = run_cli(["ablate", "--device", "cuda", "--params", str(params_file)], cwd=root)
     assert r.returncode == 2 and "Traceback" not in r.stderr
     assert "no CUDA device" in r.stderr and "--device cpu" in r.stderr
+
+
+def test_out_of_memory_in_one_ablation_run_is_recorded_and_retried(project, monkeypatch):
+    """An injected CUDA OOM in one (architecture, variant) run: recorded as failed in its
+    result.json and metrics.json, the other runs finish, and the next invocation retries it."""
+    import nasseg.experiments.runner as runner
+
+    root, raw = project
+    over = {**raw, "ablate": {**raw["ablate"], "variants": ["none", "cell"], "out": str(root / "ablate_oom")}}
+    p = parse_params(over)
+    real = runner.train_schedule
+    calls = []
+
+    def oom_for_cell(model, *args, **kw):
+        calls.append(kw["identity"]["variant"])
+        if kw["identity"]["variant"] == "cell" and len(calls) == 2:  # the first architecture's aux-cell run
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory (injected)")
+        return real(model, *args, **kw)
+
+    monkeypatch.setattr(runner, "train_schedule", oom_for_cell)
+    logs = []
+    m = run_ablate(p, log=logs.append)
+    out = root / "ablate_oom"
+    top = json.loads((root / "search/ppo/topk.json").read_text())
+    bad = out / "runs" / f"{top[0]['hash']}_cell" / "result.json"
+    res = json.loads(bad.read_text())
+    assert res["status"] == "failed" and res["failure"] == "oom" and "injected" in res["error"]
+    assert res["identity"]["variant"] == "cell"
+    others = [f for f in out.glob("runs/*/result.json") if f != bad]
+    assert len(others) == 3 and all("mean_iou" in json.loads(f.read_text()) for f in others)
+    assert [f["run"] for f in m["failed"]] == [f"{top[0]['hash']}_cell"]
+    assert json.loads((out / "metrics.json").read_text())["failed"] == m["failed"]
+    assert "failed" in (out / "table.md").read_text() and "\tfailed\t" in (out / "ablation.tsv").read_text()
+    assert any("out of memory" in s and top[0]["hash"] in s for s in logs)
+    assert sum(m["wins"].values()) >= 2 and m["mean_iou_mean"]["cell"] is not None
+
+    # the next invocation retries only the failed run; without the injection it finishes
+    calls.clear()
+    m2 = run_ablate(p, log=lambda s: None)
+    assert calls == ["cell"] and "failed" not in m2
+    assert "mean_iou" in json.loads(bad.read_text())
+    assert "failed" not in json.loads((out / "metrics.json").read_text())
+    assert "failed" not in (out / "table.md").read_text()
+
+
+def test_errors_other_than_out_of_memory_still_propagate(project, monkeypatch):
+    import nasseg.experiments.runner as runner
+
+    root, raw = project
+    over = {**raw, "ablate": {**raw["ablate"], "archs": 1, "variants": ["none"], "out": str(root / "ablate_err")}}
+
+    def boom(*args, **kw):
+        raise RuntimeError("shape mismatch")
+
+    monkeypatch.setattr(runner, "train_schedule", boom)
+    with pytest.raises(RuntimeError, match="shape mismatch"):
+        run_ablate(parse_params(over), log=lambda s: None)
+    assert runner.is_oom(RuntimeError("DefaultCPUAllocator: can't allocate memory: out of memory"))
+    assert not runner.is_oom(ValueError("out of memory"))

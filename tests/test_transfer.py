@@ -283,3 +283,28 @@ def test_transfer_in_bf16_on_cpu_finishes_with_finite_losses(tmp_path):
     assert math.isfinite(res["nyu"][TINY_GENOTYPE]["final"]["rmse"])
     # an fp32 run of the same task is another run
     assert finished_run(p, "mpii", TINY_GENOTYPE) is None and finished_run(p, "mpii", TINY_GENOTYPE, bf16) is not None
+
+
+def test_transfer_out_of_memory_is_recorded_and_retried(tmp_path, monkeypatch):
+    import nasseg.transfer.run as run
+    from nasseg.transfer.prepare import generate_transfer_embedded
+
+    p = _tiny_params(tmp_path, [TINY_GENOTYPE])
+    generate_transfer_embedded(p.transfer.data, tasks=("mpii",))
+    real = run.train_schedule
+
+    def oom(*args, **kw):
+        raise RuntimeError("DefaultCPUAllocator: can't allocate memory: out of memory (injected)")
+
+    monkeypatch.setattr(run, "train_schedule", oom)
+    res = run.run_transfer(p, log=lambda s: None, only_tasks=["mpii"])
+    assert "mpii" not in res
+    rec = json.loads((tmp_path / "out/runs/mpii" / TINY_GENOTYPE / "result.json").read_text())
+    assert rec["status"] == "failed" and rec["failure"] == "oom" and "injected" in rec["error"]
+    m = json.loads((tmp_path / "out/metrics.json").read_text())
+    assert m["failed"] == [{"run": f"mpii/{TINY_GENOTYPE}", "failure": "oom", "error": rec["error"]}]
+    assert run.finished_run(p, "mpii", TINY_GENOTYPE) is None  # a failed run is not finished
+    monkeypatch.setattr(run, "train_schedule", real)
+    res = run.run_transfer(p, log=lambda s: None, only_tasks=["mpii"])
+    assert res["mpii"][TINY_GENOTYPE]["final"]["pckh@0.5"] >= 0
+    assert "failed" not in json.loads((tmp_path / "out/metrics.json").read_text())

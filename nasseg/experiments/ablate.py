@@ -4,7 +4,9 @@ The ``ablate.archs`` best distinct architectures of a search (its ``topk.json``)
 trained with the ablation schedule (paper: 20 epochs SBD+VOC, then 30 VOC; no Polyak, no
 distillation) three ways: no auxiliary supervision, a plain auxiliary classifier, an
 auxiliary cell. Writes ``ablation.tsv``, ``table.md``, ``metrics.json`` (wins per variant)
-and ``fig4_ablation.png``.
+and ``fig4_ablation.png``. A run that ran out of memory (see runner) is left out of the wins
+and means, shows as ``failed`` in the tsv and table, and is listed under ``failed`` in
+metrics.json (a key present only when a run failed); the next invocation retries it.
 """
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ from ..markdown import markdown_table
 from ..outputs import write_json, write_tsv
 from ..runtime import Runtime
 from ..training.distributed import Dist
-from .runner import train_arch
+from .runner import failed, train_arch
 
 LABELS = {"none": "none", "clf": "aux classifier", "cell": "aux cell"}
 
@@ -36,13 +38,22 @@ def top_architectures(p: Params, strategy: str, n: int) -> tuple[list[dict], str
 
 
 def wins(rows: list[dict], variants: list[str]) -> dict:
-    """Per variant, the architectures where it scored the highest mIoU (ties count for each)."""
+    """Per variant, the architectures where it scored the highest mIoU (ties count for each);
+    a failed run (None) is left out."""
     out = {v: 0 for v in variants}
     for r in rows:
-        best = max(r[v] for v in variants)
+        scores = [r[v] for v in variants if r[v] is not None]
+        if not scores:
+            continue
+        best = max(scores)
         for v in variants:
-            out[v] += int(r[v] == best)
+            out[v] += int(r[v] is not None and r[v] == best)
     return out
+
+
+def _mean(values: list) -> Optional[float]:
+    kept = [x for x in values if x is not None]
+    return float(np.mean(kept)) if kept else None
 
 
 def run_ablate(p: Params, d: Optional[Dist] = None, task=None, log: Callable[[str], None] = print,
@@ -57,24 +68,31 @@ def run_ablate(p: Params, d: Optional[Dist] = None, task=None, log: Callable[[st
     if note:
         log(f"note: {note}")
     tick = task("ablate", len(top) * len(a.variants)) if task else None
-    rows = []
+    rows, failures = [], []
     for i, arch in enumerate(top):
         row = {"rank": i + 1, "hash": arch["hash"], "reward": arch["reward"], "genotype": arch["genotype"]}
         for v in a.variants:
             res, _ = train_arch(p, arch["genotype"], variant=v, width=a.width, repeats=a.repeats, schedule=a.schedule,
                                 run_dir=out / "runs" / f"{arch['hash']}_{v}", d=d, log=log, runtime=runtime)
-            row[v] = res["mean_iou"]
-            row[f"{v}_seconds"] = res["seconds"]
-            log(f"arch {i + 1}/{len(top)} {arch['hash']} {v}: mIoU {res['mean_iou']:.4f} ({res['seconds']:.0f} s)")
+            if failed(res):  # recorded by the runner; retried on the next invocation
+                row[v], row[f"{v}_seconds"] = None, 0.0
+                failures.append({"run": f"{arch['hash']}_{v}", "failure": res["failure"], "error": res["error"]})
+                log(f"arch {i + 1}/{len(top)} {arch['hash']} {v}: failed ({res['failure']})")
+            else:
+                row[v] = res["mean_iou"]
+                row[f"{v}_seconds"] = res["seconds"]
+                log(f"arch {i + 1}/{len(top)} {arch['hash']} {v}: mIoU {res['mean_iou']:.4f} ({res['seconds']:.0f} s)")
             if tick:
                 tick()
         rows.append(row)
     w = wins(rows, a.variants)
     metrics = {"strategy": a.strategy, "archs": len(rows), "variants": a.variants, "wins": w,
-               "mean_iou_mean": {v: float(np.mean([r[v] for r in rows])) for v in a.variants},
+               "mean_iou_mean": {v: _mean([r[v] for r in rows]) for v in a.variants},
                "schedule": [f"{ph.sets} x {ph.epochs}" + (f" ({ph.images_per_epoch} img/epoch)"
                                                           if ph.images_per_epoch else "") for ph in a.schedule.phases],
                "seconds": round(sum(r[f"{v}_seconds"] for r in rows for v in a.variants), 1), "note": note}
+    if failures:  # only then, so the metrics of a stage where nothing failed keep their bytes
+        metrics["failed"] = failures
     if main:
         write_ablation(rows, a.variants, metrics, out)
     return metrics
@@ -83,19 +101,29 @@ def run_ablate(p: Params, d: Optional[Dist] = None, task=None, log: Callable[[st
 def write_ablation(rows: list[dict], variants: list[str], metrics: dict, out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     cols = ["rank", "hash", "reward", *variants, "best", "genotype"]
+    def best_of(r: dict) -> Optional[str]:  # a failed run (None) never is
+        done = [v for v in variants if r[v] is not None]
+        return max(done, key=lambda v: r[v]) if done else None
+
     write_tsv(out / "ablation.tsv", [{"rank": r["rank"], "hash": r["hash"], "reward": f"{r['reward']:.4f}",
-                                      **{v: f"{r[v]:.4f}" for v in variants},
-                                      "best": max(variants, key=lambda v: r[v]), "genotype": r["genotype"]}
+                                      **{v: "failed" if r[v] is None else f"{r[v]:.4f}" for v in variants},
+                                      "best": best_of(r), "genotype": r["genotype"]}
                                      for r in rows], cols)
     body = []
     for r in rows:
-        best = max(r[v] for v in variants)
+        best = r[best_of(r)] if best_of(r) else None
         body.append([f"{r['rank']} `{r['hash']}`", f"{r['reward']:.3f}",
-                     *[f"**{r[v]:.3f}**" if r[v] == best else f"{r[v]:.3f}" for v in variants]])
-    body.append(["mean", "", *[f"{metrics['mean_iou_mean'][v]:.3f}" for v in variants]])
+                     *["failed" if r[v] is None else f"**{r[v]:.3f}**" if r[v] == best else f"{r[v]:.3f}"
+                       for v in variants]])
+    mean = metrics["mean_iou_mean"]
+    body.append(["mean", "", *["–" if mean[v] is None else f"{mean[v]:.3f}" for v in variants]])
     body.append(["wins", "", *[metrics["wins"][v] for v in variants]])
-    (out / "table.md").write_text(markdown_table(["arch", "search reward", *[f"mIoU {LABELS[v]}" for v in variants]],
-                                                 body))
+    text = markdown_table(["arch", "search reward", *[f"mIoU {LABELS[v]}" for v in variants]], body)
+    if metrics.get("failed"):  # only then, so a table where nothing failed keeps its bytes
+        text += ("\n" if text.endswith("\n") else "\n\n") + \
+            "Failed runs (left out of means and wins; retried by the next `nasseg ablate`): " + \
+            ", ".join(f"`{f['run']}` ({f['failure']})" for f in metrics["failed"]) + "\n"
+    (out / "table.md").write_text(text)
     write_json(metrics, out / "metrics.json")
     plot_fig4(rows, variants, out / "fig4_ablation.png")
 
@@ -111,7 +139,9 @@ def plot_fig4(rows: list[dict], variants: list[str], path: Path) -> Path:
     x = np.arange(1, len(rows) + 1)
     for v in variants:
         m, c = marks[v]
-        ax.scatter(x, [r[v] for r in rows], marker=m, color=c, label=LABELS[v], s=40, zorder=3)
+        pts = [(k, r[v]) for k, r in zip(x, rows) if r[v] is not None]
+        if pts:
+            ax.scatter(*zip(*pts), marker=m, color=c, label=LABELS[v], s=40, zorder=3)
     ax.set_xticks(x)
     ax.set_xlabel("architecture (rank in the search)")
     ax.set_ylabel("mean IoU")

@@ -4,7 +4,9 @@ Architectures drawn from the search stores, ``correlate.per_bucket`` from each r
 (``< low``, ``low..high``, ``> high``; the paper: 0.4 / 0.6), seeded; a short bucket is
 reported, not padded. Each is trained as in the ablation (aux-cell variant). Spearman rank
 correlations (with p-values) between the stage-1 reward, the final search reward and the
-mIoU. Writes ``correlate.tsv``, ``metrics.json`` and ``fig5_correlation.png``.
+mIoU. Writes ``correlate.tsv``, ``metrics.json`` and ``fig5_correlation.png``. A run that ran
+out of memory (see runner) has no mIoU (``failed`` in the tsv; left out of the correlations) and
+is listed under ``failed`` in metrics.json (present only then); the next invocation retries it.
 """
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ from ..outputs import write_json, write_tsv
 from ..runtime import Runtime
 from ..search.store import TrialStore
 from ..training.distributed import Dist
-from .runner import train_arch
+from .runner import failed, train_arch
 
 
 def bucket_names(bounds: Sequence[float]) -> list[str]:
@@ -95,11 +97,19 @@ def run_correlate(p: Params, d: Optional[Dist] = None, task=None, log: Callable[
     if not chosen:
         raise NassegError("no finished architectures in the search stores to correlate; run the search first.")
     tick = task("correlate", len(chosen)) if task else None
+    failures = []
     for i, r in enumerate(chosen):
         res, _ = train_arch(p, r["genotype"], variant="cell", width=a.width, repeats=a.repeats, schedule=a.schedule,
                             run_dir=out / "runs" / r["hash"], d=d, log=log, runtime=runtime)
-        r["mean_iou"], r["seconds"] = res["mean_iou"], res["seconds"]
-        log(f"{i + 1}/{len(chosen)} {r['hash']} (reward {r['reward']:.3f}, {r['bucket']}): mIoU {r['mean_iou']:.4f}")
+        if failed(res):  # recorded by the runner; retried on the next invocation
+            r["mean_iou"], r["seconds"] = None, 0.0
+            failures.append({"run": r["hash"], "failure": res["failure"], "error": res["error"]})
+            log(f"{i + 1}/{len(chosen)} {r['hash']} (reward {r['reward']:.3f}, {r['bucket']}): failed "
+                f"({res['failure']})")
+        else:
+            r["mean_iou"], r["seconds"] = res["mean_iou"], res["seconds"]
+            log(f"{i + 1}/{len(chosen)} {r['hash']} (reward {r['reward']:.3f}, {r['bucket']}): mIoU "
+                f"{r['mean_iou']:.4f}")
         if tick:
             tick()
     col = lambda k: [r[k] for r in chosen]  # noqa: E731
@@ -117,6 +127,8 @@ def run_correlate(p: Params, d: Optional[Dist] = None, task=None, log: Callable[
                         [r["mean_iou"] for r in chosen if r["bucket"] == b]) for b in bucket_names(c.bounds)},
         "seconds": round(sum(col("seconds")), 1),
     }
+    if failures:  # only then, so the metrics of a stage where nothing failed keep their bytes
+        metrics["failed"] = failures
     if main:
         write_correlate(chosen, metrics, out)
     return metrics
@@ -125,7 +137,8 @@ def run_correlate(p: Params, d: Optional[Dist] = None, task=None, log: Callable[
 def write_correlate(rows: list[dict], metrics: dict, out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     cols = ["strategy", "id", "hash", "bucket", "stage1_reward", "stage2_reward", "reward", "mean_iou", "genotype"]
-    write_tsv(out / "correlate.tsv", [{k: f"{v:.4f}" if isinstance(v, float) else v for k, v in r.items()} for r in rows],
+    write_tsv(out / "correlate.tsv", [{k: f"{v:.4f}" if isinstance(v, float) else v for k, v in r.items()}
+                                      | ({"mean_iou": "failed"} if r["mean_iou"] is None else {}) for r in rows],
               cols)
     write_json(metrics, out / "metrics.json")
     plot_fig5(rows, metrics, out / "fig5_correlation.png")

@@ -28,7 +28,7 @@ from ..models import count_params, strip_aux
 from ..models.checkpoint import arch_of, save_checkpoint
 from ..runtime import Runtime
 from ..training.distributed import Dist
-from .runner import train_arch
+from .runner import failed, train_arch
 
 # SPEC 6: VOC val mIoU (%), MAdds (B), params (M), output side at 512x512, ms on a 1080Ti.
 PAPER_TABLE1 = {
@@ -46,6 +46,7 @@ def best_of_ablation(p: Params, n: int) -> list[dict]:
         rows = list(csv.DictReader(f, delimiter="\t"))
     if not rows or "cell" not in rows[0]:
         raise NassegError(f"{path}: has no aux-cell column; keep 'cell' in ablate.variants.")
+    rows = [r for r in rows if r["cell"] != "failed"]  # an aux-cell run that ran out of memory
     rows.sort(key=lambda r: -float(r["cell"]))
     return rows[:n]
 
@@ -128,7 +129,7 @@ def run_train(p: Params, d: Optional[Dist] = None, task=None, log: Callable[[str
     main = d is None or d.main
     out, report = Path(t.out), Path(t.report)
     best = best_of_ablation(p, t.archs)
-    cards, cards_hist = [], {}
+    cards, cards_hist, failures = [], {}, []
     for k, row in enumerate(best):
         name = f"found{k}"
         run_dir = out / name
@@ -138,6 +139,9 @@ def run_train(p: Params, d: Optional[Dist] = None, task=None, log: Callable[[str
         result, model = train_arch(p, row["genotype"], variant="cell", width=t.width, repeats=t.repeats,
                                    schedule=t.schedule, run_dir=Path(t.resume) / name, d=d, task=task, log=log,
                                    keep=True, runtime=runtime)
+        if failed(result):  # out of memory: recorded in its result.json, reported below, retried next time
+            failures.append({"run": name, "failure": result["failure"], "error": result["error"]})
+            continue
         if not main:
             continue
         arch = arch_of(row["genotype"], num_classes=p.data.num_classes, width=t.width, repeats=t.repeats)
@@ -154,10 +158,15 @@ def run_train(p: Params, d: Optional[Dist] = None, task=None, log: Callable[[str
                 "Trained on the embedded synthetic sets in the paper's roles (COCO+SBD+VOC -> SBD+VOC -> VOC), "
                 "scored on its VOC-format val set; the paper's rows are real PASCAL VOC 2012 val on a 1080Ti.", "",
                 table1_markdown(cards), "", *[card_markdown(c) for c in cards]]
+        if failures:  # only then, so a report where nothing failed keeps its bytes
+            text += ["Failed runs (retried by the next `nasseg train`): "
+                     + ", ".join(f"`{f['run']}` ({f['failure']})" for f in failures), ""]
         report.mkdir(parents=True, exist_ok=True)
         write_tsv(report / "history.tsv", wide_history(cards_hist))
         (report / "cards.md").write_text("\n".join(text))
-        write_json({c["name"]: {k: c[k] for k in ("mean_iou", "params", "madds", "output_stride",
-                                                          "latency_ms", "train_seconds")} for c in cards},
-                          report / "metrics.json")
+        metrics = {c["name"]: {k: c[k] for k in ("mean_iou", "params", "madds", "output_stride",
+                                                 "latency_ms", "train_seconds")} for c in cards}
+        if failures:
+            metrics["failed"] = failures
+        write_json(metrics, report / "metrics.json")
     return cards

@@ -7,9 +7,18 @@ interrupted stage resumes there) and, when finished, ``result.json``. A run whos
 schedule, encoder weights, data params, and the precision / accumulation when not fp32 / 1)
 is not trained again. Under ``torchrun`` every rank trains its share; only the main process
 writes.
+
+An out-of-memory during one run's training (``torch.cuda.OutOfMemoryError``, or a
+RuntimeError saying "out of memory" as CPU allocators and older torch raise) does not stop
+the stage: the run's ``result.json`` says ``{"status": "failed", "failure": "oom", "error": ...}``
+with its identity, memory is freed, and the caller goes on with the next run and reports the
+failure in its tables / metrics. A failed run is never "finished": the next invocation
+trains it again. Under ``torchrun`` ranks are not coordinated: the failure is recorded only
+if the main process (rank 0) saw it; an OOM on another rank alone behaves as before.
 """
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 from pathlib import Path
@@ -23,11 +32,10 @@ from ..data.transforms import SegmentationTransform
 from ..errors import NassegError
 from ..models import build_model
 from ..outputs import write_json
-from ..runtime import Runtime
+from ..runtime import CPU_FP32, Runtime
 from ..spaces import parse_genotype
 from ..training.distributed import Dist
 from ..training.engine import schedule_signature, train_schedule
-from ..training.evaluate import CPU_FP32
 from ..training.fit import runtime_identity
 
 
@@ -44,6 +52,47 @@ def encoder_file(p: Params) -> Path:
     if not path.is_file():
         raise NassegError(f"{path}: the pretrained encoder is missing. Run `nasseg pretrain` (or `dvc repro pretrain`).")
     return path
+
+
+def is_oom(err: BaseException) -> bool:
+    """An out-of-memory error: CUDA's, or a RuntimeError saying so (CPU allocators, older torch)."""
+    oom_type = getattr(torch.cuda, "OutOfMemoryError", None)
+    return (oom_type is not None and isinstance(err, oom_type)) or \
+        (isinstance(err, RuntimeError) and "out of memory" in str(err).lower())
+
+
+def free_memory() -> None:
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
+def oom_result(identity: dict, err: BaseException) -> dict:
+    """The result.json of a run that ran out of memory (never reused: see ``failed``); its
+    epoch checkpoint, if any, is kept, so the retry resumes there."""
+    return {"identity": identity, "status": "failed", "failure": "oom", "error": str(err)}
+
+
+def failed(result: dict) -> bool:
+    return result.get("status") == "failed"
+
+
+def train_or_record_oom(train: Callable[[], object], identity: dict, done: Path, *, d: Dist, log, label: str,
+                        extra: Optional[dict] = None):
+    """``(train(), None)``; or, when it runs out of memory, ``(None, the failed result)`` with
+    that result written to ``done`` by the main process and the memory freed. Any other error
+    propagates."""
+    try:
+        return train(), None
+    except Exception as err:  # noqa: BLE001 - only an out-of-memory is recorded; the rest propagates
+        if not is_oom(err):
+            raise
+        oom = {**oom_result(identity, err), **(extra or {})}
+    free_memory()  # outside the except block, so the traceback's frames (and tensors) can go
+    log(f"{label}: out of memory, run recorded as failed ({oom['error']})")
+    if d.main:
+        write_json(oom, done)
+    return None, oom
 
 
 def build_arch(p: Params, genotype: str, *, width: int, repeats: int, aux: str) -> torch.nn.Module:
@@ -70,14 +119,19 @@ def train_arch(p: Params, genotype: str, *, variant: str, width: int, repeats: i
     done = run_dir / "result.json"
     if done.is_file() and not keep:
         old = json.loads(done.read_text())
-        if old.get("identity") == identity:
+        # a failed run (status "failed", e.g. out of memory) is not finished: train it again
+        if old.get("identity") == identity and not failed(old):
             return old, None
     model = build_arch(p, genotype, width=width, repeats=repeats, aux=variant)
     augment = SegmentationTransform.train(p.data.augment)
     val_set = open_set(schedule.val_set, p.data, SegmentationTransform.eval())
-    res = train_schedule(model, schedule, lambda sets: open_set(sets, p.data, augment),
-                         num_classes=p.data.num_classes, val_set=val_set, checkpoint=run_dir / "last.pt",
-                         identity=identity, d=d, task=task, log=log, runtime=rt)
+    res, oom = train_or_record_oom(
+        lambda: train_schedule(model, schedule, lambda sets: open_set(sets, p.data, augment),
+                               num_classes=p.data.num_classes, val_set=val_set, checkpoint=run_dir / "last.pt",
+                               identity=identity, d=d, task=task, log=log, runtime=rt),
+        identity, done, d=d, log=log, label=str(run_dir))
+    if oom is not None:
+        return oom, None
     model.cpu()
     result = {"identity": identity, **res.final, "seconds": round(res.seconds, 1), "history": res.history}
     if d.main:

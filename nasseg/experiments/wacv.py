@@ -28,7 +28,7 @@ from ..models.zoo import PUBLISHED_TEMPLATES
 from ..runtime import Runtime
 from ..training.distributed import Dist
 from .final import command_line, cpu_latency, inference_copy
-from .runner import train_arch
+from .runner import failed, train_arch
 
 # SPEC §9: test mIoU (%) and parameters of the published architectures; latency (ms) on a 1080Ti.
 PAPER_WACV = {
@@ -98,7 +98,7 @@ def run_wacv_train(p: Params, d: Optional[Dist] = None, task=None, log: Callable
     w = p.wacv.train
     main = d is None or d.main
     archs = wacv_archs(p)
-    cards = []
+    cards, failures = [], []
     for dataset in w.datasets:
         q = p.for_system("wacv", dataset)
         schedule = getattr(w, dataset)
@@ -110,6 +110,10 @@ def run_wacv_train(p: Params, d: Optional[Dist] = None, task=None, log: Callable
             result, model = train_arch(q, a["genotype"], variant="none", width=w.width, repeats=w.repeats,
                                        schedule=schedule, run_dir=Path(w.resume) / dataset / a["name"], d=d,
                                        task=task, log=log, keep=True, runtime=runtime)
+            if failed(result):  # out of memory: recorded in its result.json, reported below, retried next time
+                failures.append({"run": f"{dataset}/{a['name']}", "failure": result["failure"],
+                                 "error": result["error"]})
+                continue
             if not main:
                 continue
             card = wacv_card(model, name=a["name"], genotype=a["genotype"], dataset=dataset, p=p, result=result,
@@ -126,8 +130,14 @@ def run_wacv_train(p: Params, d: Optional[Dist] = None, task=None, log: Callable
                 "Ours: trained and scored on the embedded synthetic CamVid/Cityscapes-format sets; MAdds at the real "
                 "sets' sizes (CamVid 480×360, Cityscapes 2048×1024); CPU latency on this machine. The paper's rows: "
                 "real CamVid test / Cityscapes val on a 1080Ti.", "", table_markdown(cards)]
+        if failures:  # only then, so a report where nothing failed keeps its bytes
+            text += ["", "Failed runs (retried by the next `nasseg train --system wacv`): "
+                     + ", ".join(f"`{f['run']}` ({f['failure']})" for f in failures)]
         (report / "table.md").write_text("\n".join(text))
-        write_json({f"{c['dataset']}/{c['name']}": {k: c[k] for k in ("mean_iou", "params", "madds",
-                                                                           "latency_ms", "train_seconds")}
-                           for c in cards}, report / "metrics.json")
+        metrics = {f"{c['dataset']}/{c['name']}": {k: c[k] for k in ("mean_iou", "params", "madds",
+                                                                     "latency_ms", "train_seconds")}
+                   for c in cards}
+        if failures:
+            metrics["failed"] = failures
+        write_json(metrics, report / "metrics.json")
     return cards

@@ -13,6 +13,11 @@ when its identity matches) with epoch checkpoints in ``<resume>/<task>/<model>/l
 ``<transfer.models_out>/<task>/<model>/model.pt``. Runs train on the given
 :class:`~nasseg.runtime.Runtime` (default: CPU, fp32); its precision and accumulation, when
 not fp32 / 1, are part of a run's identity.
+
+A run that runs out of memory (see :mod:`nasseg.experiments.runner`) writes a ``result.json``
+saying ``{"status": "failed", "failure": "oom", ...}``, is left out of the tables, is listed
+under ``failed`` in metrics.json (present only then), and is retried by the next invocation.
+Under ``torchrun`` the failure is recorded only if the main process saw it.
 """
 from __future__ import annotations
 
@@ -26,7 +31,7 @@ import torch
 
 from ..config import Params, params_sha1
 from ..errors import NassegError
-from ..experiments.runner import encoder_file, file_sha1
+from ..experiments.runner import encoder_file, failed, file_sha1, train_or_record_oom
 from ..markdown import markdown_table
 from ..outputs import write_json
 from ..runtime import Runtime
@@ -120,7 +125,8 @@ def finished_run(p: Params, task: str, model_name: str, runtime: Runtime = CPU_F
     done, model_file = _run_files(p, task, model_name)
     if done.is_file() and model_file.is_file():
         old = json.loads(done.read_text())
-        if old.get("identity") == run_identity(p, task, model_name, runtime):
+        # a failed run (status "failed", e.g. out of memory) is not finished: train it again
+        if old.get("identity") == run_identity(p, task, model_name, runtime) and not failed(old):
             return old
     return None
 
@@ -155,8 +161,12 @@ def run_one(p: Params, task: str, model_name: str, *, d: Optional[Dist] = None, 
         open_fn = lambda sets: open_transfer_set(sets, tdata, tp, stride=stride, train=True)  # noqa: E731
         meta_task = {"output": "heatmaps", "input_wh": list(tp.input), "flip_pairs": [list(x) for x in FLIP_PAIRS[task]]}
     resume = Path(p.transfer.resume) / task / model_name / "last.pt"
-    res = train_schedule(model, tp.schedule, open_fn, objective=objective, val_set=val_set, checkpoint=resume,
-                         identity=identity, d=d, task=progress, log=log, runtime=runtime)
+    res, oom = train_or_record_oom(
+        lambda: train_schedule(model, tp.schedule, open_fn, objective=objective, val_set=val_set, checkpoint=resume,
+                               identity=identity, d=d, task=progress, log=log, runtime=runtime),
+        identity, done, d=d, log=log, label=f"{task}/{model_name}", extra={"task": task, "model": model_name})
+    if oom is not None:
+        return oom
     model.cpu()
     result = {"identity": identity, "task": task, "model": model_name, "final": res.final,
               "params": count_params(model), "stride": stride, "seconds": round(res.seconds, 1),
@@ -294,6 +304,7 @@ def run_transfer(p: Params, *, d: Optional[Dist] = None, progress=None, log: Cal
     metrics.json over every finished run of params' tasks and models."""
     d = d or Dist(device=runtime.device)
     results: dict = {}
+    failures = []
     for task in p.transfer.tasks:
         for m in p.transfer.models:
             if (only_tasks and task not in only_tasks) or (only_models and m not in only_models):
@@ -302,7 +313,11 @@ def run_transfer(p: Params, *, d: Optional[Dist] = None, progress=None, log: Cal
                     results.setdefault(task, {})[m] = r
                 continue
             log(f"transfer: {task} / {m}")
-            results.setdefault(task, {})[m] = run_one(p, task, m, d=d, progress=progress, log=log, runtime=runtime)
+            r = run_one(p, task, m, d=d, progress=progress, log=log, runtime=runtime)
+            if failed(r):  # recorded in its result.json, left out of the tables, retried next time
+                failures.append({"run": f"{task}/{m}", "failure": r["failure"], "error": r["error"]})
+                continue
+            results.setdefault(task, {})[m] = r
     if not d.main:
         return results
     out = Path(p.transfer.out)
@@ -310,6 +325,9 @@ def run_transfer(p: Params, *, d: Optional[Dist] = None, progress=None, log: Cal
     header = ("Ours: trained on the embedded synthetic sets unless params point at real data; the paper's figures "
               "are on MPII / COCO val2017 / NYUv2 after full training. Our found<k> are the architectures the "
               "embedded search found, not the paper's arch<k>.\n\n")
+    if failures:  # only then, so tables where nothing failed keep their bytes
+        header += ("Failed runs (shown as –; retried by the next `nasseg transfer`): "
+                   + ", ".join(f"`{f['run']}` ({f['failure']})" for f in failures) + "\n\n")
     if {"mpii", "coco"} & set(results):
         (out / "table2.md").write_text("# Table 2: pose estimation (flip test)\n\n" + header
                                        + table2(results, models))
@@ -324,5 +342,7 @@ def run_transfer(p: Params, *, d: Optional[Dist] = None, progress=None, log: Cal
                    for m, r in per.items()} for t, per in results.items()}
     if reference:
         metrics["nyu_constant_depth"] = reference
+    if failures:
+        metrics["failed"] = failures
     write_json(metrics, out / "metrics.json")
     return results
