@@ -24,3 +24,16 @@ def run_cli(args, cwd, **kw):
     env = dict(os.environ, PYTHONPATH=str(ROOT), NASSEG_NO_PROGRESS="1")
     return subprocess.run([sys.executable, "-m", "stages", *args], cwd=cwd, env=env, capture_output=True,
                           text=True, **kw)
+
+
+def tiny_segmentation_params(root: Path) -> dict:
+    """The params sections a tiny segmentation project in ``root`` shares across tests: small
+    embedded sets, small crops, and outputs under ``root``."""
+    return {
+        "data": {"root": str(root / "data"),
+                 "embedded": {"voc": {"train": 6, "val": 4}, "sbd": {"train": 8, "val": 2}, "coco": {"train": 4},
+                              "min_size": 40, "max_size": 48},
+                 "augment": {"crop": 32, "min_side": 32}},
+        "pretrain": {"out": str(root / "pre")},
+        "search": {"out": str(root / "search")},
+    }

@@ -19,6 +19,7 @@ import pytest
 import torch
 import yaml
 
+from conftest import tiny_segmentation_params
 from nasseg.config import parse_params
 from nasseg.data.prepare import build_lists, generate_embedded
 from nasseg.models.encoder import MobileNetV2Encoder
@@ -67,12 +68,7 @@ def _raw(root: Path) -> dict:
     sched = lambda s, v: {"phases": [{"sets": s, "epochs": 1, "images_per_epoch": 4}],  # noqa: E731
                           "batch_size": 2, "val_set": v}
     return {
-        "data": {"root": str(root / "data"),
-                 "embedded": {"voc": {"train": 6, "val": 4}, "sbd": {"train": 8, "val": 2}, "coco": {"train": 4},
-                              "min_size": 40, "max_size": 48},
-                 "augment": {"crop": 32, "min_side": 32}},
-        "pretrain": {"out": str(root / "pre")},
-        "search": {"out": str(root / "search")},
+        **tiny_segmentation_params(root),
         "ablate": {"archs": 2, "variants": ["none", "cell"], "width": 8, "repeats": 1, "schedule": SCHEDULE,
                    "out": str(root / "ablate")},
         "train": {"out": str(root / "train"), "width": 8, "repeats": 1},

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import run_cli
+from conftest import run_cli, tiny_segmentation_params
 from nasseg.config import parse_params
 from nasseg.data.prepare import build_lists, generate_embedded
 from nasseg.errors import NassegError
@@ -25,12 +25,7 @@ TINY_SCHEDULE = {"phases": [{"sets": "trainaug", "epochs": 1, "images_per_epoch"
 
 def _params(root: Path) -> dict:
     return {
-        "data": {"root": str(root / "data"),
-                 "embedded": {"voc": {"train": 6, "val": 4}, "sbd": {"train": 8, "val": 2}, "coco": {"train": 4},
-                              "min_size": 40, "max_size": 48},
-                 "augment": {"crop": 32, "min_side": 32}},
-        "pretrain": {"out": str(root / "pre")},
-        "search": {"out": str(root / "search")},
+        **tiny_segmentation_params(root),
         "ablate": {"archs": 2, "variants": ["none", "clf", "cell"], "width": 8, "repeats": 1,
                    "schedule": TINY_SCHEDULE, "out": str(root / "ablate")},
         "correlate": {"strategies": ["ppo"], "bounds": [0.3, 0.6], "per_bucket": 2, "out": str(root / "corr")},
