@@ -26,7 +26,7 @@ with tempfile.TemporaryDirectory() as tmp:
                                                          "stage1_reward", "stage2_reward", "objective", "ran_stage2")}
                                      for r in rows],
                             "identity": json.loads((d / "search.json").read_text())["sha1"],
-                            "state_keys": sorted(torch.load(d / "state.pt", weights_only=False).keys())
+                            "state_keys": sorted(torch.load(d / "state.pt", map_location="cpu", weights_only=True).keys())
                             if (d / "state.pt").exists() else None}
 from nasseg.models import list_archs, build_model, count_params
 from nasseg.benchmark import count_madds
