@@ -27,9 +27,12 @@ class ConfusionMatrix:
     def __init__(self, num_classes: int, device: str | torch.device = "cpu"):
         self.num_classes = num_classes
         self.mat = torch.zeros(num_classes, num_classes, dtype=torch.int64, device=device)
+        self._bad = torch.zeros((), dtype=torch.bool, device=device)  # a prediction out of range seen
 
     def update(self, pred: torch.Tensor, target: torch.Tensor) -> "ConfusionMatrix":
-        """``pred``: class indices (N,H,W) or logits (N,C,H,W); ``target``: (N,H,W) labels."""
+        """``pred``: class indices (N,H,W) or logits (N,C,H,W); ``target``: (N,H,W) labels.
+        Accumulates on the matrix's device without a host synchronisation (a prediction out of
+        range is noted there and raised by :meth:`check` / :meth:`scores`)."""
         if pred.dim() == target.dim() + 1:
             pred = pred.argmax(1)
         if pred.shape != target.shape:
@@ -38,22 +41,36 @@ class ConfusionMatrix:
         t = target.reshape(-1).to(self.mat.device, torch.int64)
         p = pred.reshape(-1).to(self.mat.device, torch.int64)
         valid = (t >= 0) & (t < n)
-        p = p[valid]
-        if p.numel() and (int(p.min()) < 0 or int(p.max()) >= n):
-            raise ValueError(f"predicted class indices must lie in [0, {n}), got [{int(p.min())}, {int(p.max())}]")
-        idx = t[valid] * n + p
-        self.mat += torch.bincount(idx, minlength=n * n).reshape(n, n)
+        self._bad |= (valid & ((p < 0) | (p >= n))).any()
+        idx = torch.where(valid, t * n + p.clamp(0, n - 1), n * n)  # void and out-of-range truth: a spare bin
+        flat = torch.zeros(n * n + 1, dtype=torch.int64, device=self.mat.device)
+        flat.index_add_(0, idx, torch.ones_like(idx))
+        self.mat += flat[:-1].view(n, n)
+        return self
+
+    def check(self) -> "ConfusionMatrix":
+        if bool(self._bad):
+            raise ValueError(f"predicted class indices must lie in [0, {self.num_classes})")
         return self
 
     def merge(self, other: "ConfusionMatrix") -> "ConfusionMatrix":
         self.mat += other.mat.to(self.mat.device)
+        self._bad |= other._bad.to(self.mat.device)
+        return self
+
+    def all_reduce(self, d) -> "ConfusionMatrix":
+        """The matrix summed over the ranks of ``d`` (a :class:`~nasseg.training.distributed.Dist`)."""
+        if d is not None and d.active:
+            self.mat = d.all_sum(self.mat)
+            self._bad = d.all_max(self._bad.to(torch.int64)).bool()
         return self
 
     def reset(self) -> None:
         self.mat.zero_()
+        self._bad.zero_()
 
     def scores(self, exclude: Iterable[int] = ()) -> "Scores":
-        return scores_from_confusion(self.mat, exclude)
+        return scores_from_confusion(self.check().mat, exclude)
 
 
 @dataclass(frozen=True)

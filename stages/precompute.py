@@ -41,6 +41,7 @@ def main(
             path, rep = precompute(p, split, task, runtime=runtime)
             rows.append([str(path), rep["n"], f"{rep['size']}×{rep['size']}", f"{rep['bytes'] / 2**20:.1f}",
                          f"{rep.get('fp16_max_rel_error', 0):.1e}",
-                         f"{rep['teacher_argmax_changed_by_fp16']:.1e}" if "teacher_argmax_changed_by_fp16" in rep else ""])
+                         f"{rep['teacher_argmax_changed_by_fp16']:.1e}" if "teacher_argmax_changed_by_fp16" in rep else "",
+                         f"{rep['data_seconds']:.1f}"])
     console.print(table("precompute: feature cache", ["file", "samples", "crop", "MiB", "fp16 max rel. error",
-                                                      "teacher argmax changed by fp16"], rows))
+                                                      "teacher argmax changed by fp16", "input wait s"], rows))

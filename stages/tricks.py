@@ -7,10 +7,11 @@ from typing import Optional
 import typer
 
 from nasseg.config import load_params
-from nasseg.progress import console, progress_bars, table
+from nasseg.progress import console, table
 from nasseg.search.tricks import SETUPS, run_tricks
 
 from .common import DEVICE, PRECISION, runtime_of
+from .torchrun import run_distributed
 
 
 def main(
@@ -21,13 +22,19 @@ def main(
     """Fig. 3: `tricks.archs` random architectures, each trained (stage 1 then stage 2) five ways:
     baseline, Polyak only, aux cells only, distillation only, all three. Writes
     <tricks.out>/tricks.tsv, fig3_tricks.png and metrics.json (mean rewards per setup).
-    Every run trains on --device in --precision."""
+    Every run trains on --device in --precision. With `torchrun --nproc_per_node N -m stages
+    tricks` the runs are dealt over the N processes (each on its own GPU); the main process
+    writes."""
     p = load_params(params)
-    runtime = runtime_of(p, device, precision)
     t = p.tricks
-    with progress_bars() as task:
-        tick = task("tricks", t.archs * len(SETUPS))
-        rows = run_tricks(p, str(params), p.search, t.archs, SETUPS, t.seed, Path(t.out), tick, runtime=runtime)
+
+    def run(p, d, task, _log, runtime):
+        tick = task("tricks", len(range(d.rank, t.archs * len(SETUPS), d.world))) if task else None
+        return run_tricks(p, str(params), p.search, t.archs, SETUPS, t.seed, Path(t.out), tick, runtime=runtime, d=d)
+
+    main_process, rows = run_distributed(run, p, runtime_of(p, device, precision))
+    if not main_process:
+        return
     summary = {}
     for r in rows:
         for k in ("stage1_reward", "stage2_reward"):

@@ -1,5 +1,6 @@
 """The multi-phase training engine: schedule arithmetic, exact resume, DDP = one process,
 full-size evaluation at odd sizes."""
+import json
 import math
 import os
 import subprocess
@@ -171,6 +172,12 @@ def test_ddp_two_processes_match_one(tmp_path):
     assert worst < 1e-9, worst
     # the runs trained (running statistics moved away from their initial values)
     assert float(a["encoder.features.0.1.running_var"].sub(1).abs().max()) > 1e-3
+    # evaluation sharded over the two ranks (3 + 2 images), confusion matrices all-reduced:
+    # both ranks hold the scores one process computes on the whole set
+    finals = [json.loads(Path(f"{two}.rank{r}.json").read_text()) for r in (0, 1)]
+    single = json.loads(Path(f"{one}.rank0.json").read_text())
+    assert finals[0] == finals[1] and finals[0]["mean_iou"] == pytest.approx(single["mean_iou"], abs=1e-9)
+    assert finals[0]["iou"] == pytest.approx(single["iou"], abs=1e-9)
 
 
 def test_evaluation_at_full_size_on_odd_image_sizes():

@@ -22,5 +22,6 @@ def test_a_child_records_its_command_time_and_error(tmp_path):
     record = tmp_path / "rec.jsonl"
     ok = run_child(["arch", "list"], tmp_path, record, timeout=120)
     assert ok["command"] == "arch list" and ok["error"] is None and ok["seconds"] >= 0
+    assert ok["data_wait_share"] is None  # no training loop ran in that process
     bad = run_child(["search", "--params", "missing.yaml"], tmp_path, record, timeout=120)
     assert bad["error"] and len(record.read_text().splitlines()) == 2

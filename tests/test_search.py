@@ -256,10 +256,10 @@ def test_inner_training_in_bf16_on_the_cpu_gives_finite_rewards_and_fp32_weights
     space = get_space("cells")
     g = space.parse("[[8,[0,0,5,2],[0,2,8,8],[0,5,1,4]],[[3,3],[3,2],[3,0]]]")
     runtime = Runtime.of(None, device="cpu", precision="bf16")
-    decoder, s1, _ = run_stage1(g, train, val, cfg, 5, 0, space, runtime=runtime)
+    decoder, s1, _, _ = run_stage1(g, train, val, cfg, 5, 0, space, runtime=runtime)
     assert math.isfinite(s1.reward) and 0.0 <= s1.reward <= 1.0
     assert all(v.dtype == torch.float32 for v in decoder.state_dict().values() if v.is_floating_point())
-    s2, _ = run_stage2(decoder, MobileNetV2Encoder().eval(), Images(8), Images(4), cfg, 5, 0, runtime=runtime)
+    s2, _, _ = run_stage2(decoder, MobileNetV2Encoder().eval(), Images(8), Images(4), cfg, 5, 0, runtime=runtime)
     assert math.isfinite(s2.reward) and 0.0 <= s2.reward <= 1.0
 
 

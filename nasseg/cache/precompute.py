@@ -12,19 +12,23 @@ their outputs are moved to the CPU in float32 before they are written.
 from __future__ import annotations
 
 import hashlib
+import time
+from functools import partial
 from pathlib import Path
 from typing import Optional
 
 import torch
 import torch.nn.functional as F
-from torch.utils.data import DataLoader, Subset
+from torch.utils.data import Subset
 
 from ..data.catalog import lists_dir, open_set
+from ..data.loader import KeyedLoader, batches_of, timed
 from ..data.transforms import SegmentationTransform
 from ..errors import NassegError
 from ..models.encoder import MobileNetV2Encoder, load_encoder_weights
 from ..runtime import Runtime, to_cpu
 from ..training.fit import seed_everything
+from ..training.loop import tally_wait
 from ..training.recipes import build_teacher, load_teacher_weights
 from .store import CacheSpec, write_cache
 
@@ -105,6 +109,7 @@ def precompute(params, split: str, task=None, batch_size: int = 32,
     if split == "train":
         base = open_set("meta_train", data, SegmentationTransform.train(data.augment))
         n = pc.n
+        # sample k is meta-train image k mod its size, augmented from (seed, 0, k) alone
         dataset = Subset(base, [i % len(base) for i in range(n)])
         size = data.augment.crop
     else:
@@ -112,8 +117,9 @@ def precompute(params, split: str, task=None, batch_size: int = 32,
         n = len(base)
         dataset = base
         size = pc.val_size
-    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, pin_memory=runtime.pin_memory,
-                        collate_fn=None if split == "train" else lambda b: _collate_val(b, size))
+    loader = KeyedLoader(dataset, runtime, collate_fn=None if split == "train" else partial(_collate_val, size=size))
+    keyed = loader.epoch(pc.seed + (0 if split == "train" else 1), 0,
+                           batches_of(range(n), batch_size, drop_last=False))
     probe = encoder(runtime.batch(torch.zeros(1, 3, size, size)))
     tap_shapes = tuple(tuple(t.shape[1:]) for t in probe)
     label_stride = pc.label_stride if split == "train" else 1
@@ -123,11 +129,12 @@ def precompute(params, split: str, task=None, batch_size: int = 32,
     spec = CacheSpec(n=n, tap_shapes=tap_shapes, label_shape=(size // label_stride, size // label_stride),
                      teacher_shape=teacher_shape, dtype=pc.dtype, chunk=pc.chunk,
                      compression=None if pc.compression == "none" else pc.compression)
-    report = {"split": split, "n": n, "size": size}
+    report = {"split": split, "n": n, "size": size, "data_seconds": 0.0}
     errs = []
 
     def batches():
-        for image, mask in loader:
+        for waited, (image, mask) in timed(keyed):
+            report["data_seconds"] += waited
             image = runtime.batch(image)
             with runtime.autocast():
                 out = {f"tap{i}": t for i, t in enumerate(encoder(image))}
@@ -147,6 +154,7 @@ def precompute(params, split: str, task=None, batch_size: int = 32,
             yield out
 
     tick = task(f"precompute {split}", n) if task else None
+    t0 = time.perf_counter()
     done = [0]
 
     def progress(k):
@@ -160,6 +168,8 @@ def precompute(params, split: str, task=None, batch_size: int = 32,
     if errs:
         report["fp16_max_rel_error"] = max(errs)
     report["bytes"] = path.stat().st_size
+    tally_wait(report["data_seconds"], time.perf_counter() - t0)
+    report["data_seconds"] = round(report["data_seconds"], 2)
     return path, report
 
 

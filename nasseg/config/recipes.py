@@ -13,7 +13,7 @@ class TrainRecipe(Section):
     """Single-phase supervised training (pretrain and teacher stages): cosine decay of both
     learning rates over the epochs, a resume checkpoint after every epoch."""
 
-    later_keys = ("momentum", "aux_weight", "grad_clip", "eval_every", "num_workers", "channels_last")
+    later_keys = ("momentum", "aux_weight", "grad_clip", "eval_every", "channels_last")
 
     sets: str  # '+'-joined set names written by prepare, e.g. coco_train+trainaug
     val_set: str = "voc_val"
@@ -28,7 +28,6 @@ class TrainRecipe(Section):
     aux_weight: float = Field(default=0.0, ge=0)  # the aux heads' loss weight (the recipes' models have none)
     grad_clip: Optional[float] = Field(default=None, gt=0)  # gradient-norm clip (null: none)
     eval_every: StrictInt = Field(default=1, ge=1)  # validate every this many epochs (and after the last)
-    num_workers: StrictInt = Field(default=0, ge=0)  # DataLoader worker processes
     channels_last: StrictBool = True  # train in channels-last memory format
     decoder_width: StrictInt = Field(default=256, ge=8)
     seed: StrictInt = 0

@@ -18,17 +18,19 @@ import time
 import numpy as np
 import torch
 import torch.nn as nn
-from torch.utils.data import DataLoader
 
 from ..benchmark import count_madds
 from ..config import SearchParams, TerminationParams
+from ..data.loader import KeyedLoader, batches_of, epoch_order
 from ..metrics import ConfusionMatrix
 from ..models.zoo import SegmentationModel, count_params
 from ..runtime import Runtime
 from ..spaces import CELLS, SearchSpace
 from ..training.evaluate import upsample_to
 from ..training.fit import seed_everything
-from ..training.stage1 import Polyak, scaled_step, stage1_loss, train_decoder_epoch, validate_decoder
+from ..training.losses import stage1_loss
+from ..training.loop import Updater, run_epoch
+from ..training.stage1 import Polyak, train_decoder_epoch, validate_decoder
 
 
 class EarlyTermination:
@@ -60,7 +62,8 @@ class EarlyTermination:
 
 def run_stage1(genotype, train_cache, val_cache, cfg: SearchParams, num_classes: int, seed: int,
                space: SearchSpace = CELLS, *, runtime: Runtime):
-    """Returns (decoder after Polyak, on ``runtime.device``; stage-1 scores; seconds). The
+    """Returns (decoder after Polyak, on ``runtime.device``; stage-1 scores; seconds; seconds of
+    them spent waiting for input). The
     decoder reads the cache's taps in order (the template decoder the first two: strides 4 and
     8). ``cfg``: the search section (decoder width, repeats, aux, ``stage1``, exclude_background)."""
     seed_everything(seed)
@@ -72,60 +75,61 @@ def run_stage1(genotype, train_cache, val_cache, cfg: SearchParams, num_classes:
     ema = Polyak(decoder, s1.polyak) if s1.polyak else None
     rng = np.random.default_rng(seed)
     n_batches = None if not s1.samples_per_epoch else max(1, s1.samples_per_epoch // s1.batch_size)
+    wait = 0.0
     for _ in range(s1.epochs):
         batches = train_cache.batches(s1.batch_size, rng=rng, drop_last=True)
         if n_batches is not None:
             batches = (b for _, b in zip(range(n_batches), batches))
-        train_decoder_epoch(decoder, batches, opt, s1, ema, runtime=runtime)
+        wait += train_decoder_epoch(decoder, batches, opt, s1, ema, runtime=runtime).data_seconds
     if ema is not None:
         ema.apply_to(decoder)
     exclude = (0,) if cfg.exclude_background else ()
     scores = validate_decoder(decoder, val_cache.batches(64, shuffle=False), num_classes, exclude, runtime=runtime)
-    return decoder, scores, time.perf_counter() - t0
+    return decoder, scores, time.perf_counter() - t0, wait
 
 
 def run_stage2(decoder: nn.Module, encoder: nn.Module, train_set, val_set, cfg: SearchParams, num_classes: int,
                seed: int, *, runtime: Runtime):
     """End-to-end training of encoder + stage-1 decoder (``cfg.stage2``) on ``runtime``;
-    returns (scores, seconds)."""
+    returns (scores, seconds, seconds of them spent waiting for training input). ``train_set`` / ``val_set``: datasets or (to keep their input
+    workers across architectures) :class:`~nasseg.data.loader.KeyedLoader` s over them. The
+    sample order of an epoch comes from ``(seed, epoch)``, each sample's augmentation from
+    ``(seed, epoch, index)``."""
     seed_everything(seed)
     t0 = time.perf_counter()
     s2 = cfg.stage2
+    train = train_set if isinstance(train_set, KeyedLoader) else KeyedLoader(train_set, runtime)
+    val = val_set if isinstance(val_set, KeyedLoader) else KeyedLoader(val_set, runtime)
     model = runtime.prepare(SegmentationModel(copy.deepcopy(encoder), decoder))
     model.train()
     opt_enc = torch.optim.SGD(model.encoder.parameters(), lr=s2.encoder_lr, momentum=s2.momentum,
                               weight_decay=s2.weight_decay)
     opt_dec = torch.optim.Adam(model.decoder.parameters(), lr=s2.decoder_lr)
     ema = Polyak(model, s2.polyak) if s2.polyak else None
-    gen = torch.Generator().manual_seed(seed)
-    loader = DataLoader(train_set, batch_size=s2.batch_size, shuffle=True, generator=gen, drop_last=True,
-                        pin_memory=runtime.pin_memory)
-    scaler = runtime.grad_scaler()
-    for _ in range(s2.epochs):
-        seen = 0
-        for image, mask in loader:
-            with runtime.autocast():
-                logits, aux = model(runtime.batch(image), return_aux=True)
-                loss = stage1_loss(logits, aux, runtime.batch(mask), None, kd_weight=0.0, aux_weight=s2.aux_weight)
-            if not torch.isfinite(loss):
-                raise FloatingPointError(f"stage-2 loss became {loss.item()}")
-            scaled_step(loss, (opt_enc, opt_dec), scaler, model.decoder.parameters(), s2.grad_clip)
-            if ema is not None:
-                ema.update(model)
-            seen += len(image)
-            if s2.max_images and seen >= s2.max_images:
-                break
+    updater = Updater((opt_enc, opt_dec), model.decoder.parameters(), s2.grad_clip, runtime, 1)
+    limit = -(-s2.max_images // s2.batch_size) if s2.max_images else None
+
+    def loss_fn(batch):
+        image, mask = batch
+        logits, aux = model(image, return_aux=True)
+        return stage1_loss(logits, aux, mask, None, kd_weight=0.0, aux_weight=s2.aux_weight), 1
+
+    wait = 0.0
+    for epoch in range(s2.epochs):
+        batches = batches_of(epoch_order(len(train), seed, epoch), s2.batch_size, drop_last=True, limit=limit)
+        wait += run_epoch(train.epoch(seed, epoch, batches), loss_fn, updater, runtime, where="stage 2",
+                          after_step=(lambda: ema.update(model)) if ema is not None else None).data_seconds
     if ema is not None:
         ema.apply_to(model)
     model.eval()
     cm = ConfusionMatrix(num_classes, device=runtime.device)
     with torch.no_grad():
-        for image, mask in DataLoader(val_set, batch_size=16, shuffle=False, pin_memory=runtime.pin_memory):
+        for image, mask in val.epoch(seed, 0, batches_of(range(len(val)), 16, drop_last=False)):
             with runtime.autocast():
                 logits = model(runtime.batch(image))
             cm.update(upsample_to(logits, mask.shape[1:]).argmax(1), runtime.batch(mask))
     scores = cm.scores((0,) if cfg.exclude_background else ())
-    return scores, time.perf_counter() - t0
+    return scores, time.perf_counter() - t0, wait
 
 
 def architecture_cost(genotype, cfg: SearchParams, num_classes: int, size: int = 512,

@@ -29,7 +29,7 @@ class Trainer(Protocol):
 
     def stage1(self, genotype_text: str, seed: int) -> dict: ...  # {"scores": {...}, "reward", "seconds", "state", "params", "madds"}
 
-    def stage2(self, genotype_text: str, stage1_out: dict, seed: int) -> dict: ...  # {"scores", "reward", "seconds"}
+    def stage2(self, genotype_text: str, stage1_out: dict, seed: int) -> dict: ...  # {"scores", "reward", "seconds", optionally "data_wait"}
 
 
 @dataclass
@@ -176,6 +176,8 @@ def _record(store: TrialStore, trial_id, out, o2, hardware: HardwareParams):
         store.finish(trial_id, "failed", failure=out.kind, traceback=f"{out.message}\n{out.traceback}")
         return None, None, None
     metrics = {f"stage1_{k}": v for k, v in out["scores"].items()}
+    if "data_wait" in out:  # the share of the stage's time spent waiting for input
+        metrics["stage1_data_wait"] = out["data_wait"]
     values = dict(stage1_reward=out["reward"], stage1_seconds=out["seconds"], params=out.get("params"),
                   madds=out.get("madds"))
     reward = out["reward"]
@@ -187,6 +189,8 @@ def _record(store: TrialStore, trial_id, out, o2, hardware: HardwareParams):
             reward = None
         else:
             metrics.update({f"stage2_{k}": v for k, v in o2["scores"].items()})
+            if "data_wait" in o2:
+                metrics["stage2_data_wait"] = o2["data_wait"]
             values.update(stage2_reward=o2["reward"], stage2_seconds=o2["seconds"], ran_stage2=1)
             reward = o2["reward"]
     objective = penalised(reward, out.get("params") or 0, out.get("madds") or 0, hardware) \

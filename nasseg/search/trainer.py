@@ -14,6 +14,7 @@ from typing import Optional
 import torch
 
 from ..config import SearchParams
+from ..data.loader import KeyedLoader
 from ..runtime import Runtime, to_cpu
 from ..spaces import get_space
 from .inner import architecture_cost, run_stage1, run_stage2
@@ -59,8 +60,11 @@ class CacheTrainer:
             load_encoder_weights(encoder, Path(p.pretrain.out) / "encoder.pt")
             encoder.eval()
             size = p.precompute.val_size
-            s2_train = open_set("meta_train", p.data, SegmentationTransform.train(p.data.augment))
-            s2_val = _Padded(open_set("meta_val", p.data, SegmentationTransform.eval()), size, pad_crop)
+            # input workers kept across the architectures this process trains
+            s2_train = KeyedLoader(open_set("meta_train", p.data, SegmentationTransform.train(p.data.augment)),
+                                   runtime)
+            s2_val = KeyedLoader(_Padded(open_set("meta_val", p.data, SegmentationTransform.eval()), size, pad_crop),
+                                 runtime)
             _CONTEXTS[key] = (train, val, encoder, s2_train, s2_val, runtime)
         return _CONTEXTS[key]
 
@@ -68,12 +72,13 @@ class CacheTrainer:
         train, val, *_, runtime = self._context()
         space = self.space
         g = space.parse(genotype_text)
-        decoder, scores, secs = run_stage1(g, train, val, self.search, self.num_classes, seed, space, runtime=runtime)
+        decoder, scores, secs, wait = run_stage1(g, train, val, self.search, self.num_classes, seed, space,
+                                                 runtime=runtime)
         params, madds = architecture_cost(g, self.search, self.num_classes, space=space)
         reward = scores.reward
         if reward != reward:  # NaN
             raise FloatingPointError("stage-1 reward is NaN (no scorable class in meta-val)")
-        return {"scores": scores.as_dict(), "reward": reward, "seconds": secs,
+        return {"scores": scores.as_dict(), "reward": reward, "seconds": secs, "data_wait": round(wait / secs, 4),
                 "state": {k: v.clone() for k, v in to_cpu(decoder.state_dict()).items()}, "params": params, "madds": madds}
 
     def stage2(self, genotype_text: str, stage1_out: dict, seed: int) -> dict:
@@ -81,11 +86,11 @@ class CacheTrainer:
         decoder = self.space.build_decoder(genotype_text, num_classes=self.num_classes, width=self.search.width,
                                            repeats=self.search.repeats, aux=self.search.aux)
         decoder.load_state_dict(stage1_out["state"])
-        scores, secs = run_stage2(decoder, encoder, s2_train, s2_val, self.search, self.num_classes, seed,
-                                  runtime=runtime)
+        scores, secs, wait = run_stage2(decoder, encoder, s2_train, s2_val, self.search, self.num_classes, seed,
+                                        runtime=runtime)
         if scores.reward != scores.reward:
             raise FloatingPointError("stage-2 reward is NaN")
-        return {"scores": scores.as_dict(), "reward": scores.reward, "seconds": secs}
+        return {"scores": scores.as_dict(), "reward": scores.reward, "seconds": secs, "data_wait": round(wait / secs, 4)}
 
 
 class _Padded(torch.utils.data.Dataset):

@@ -28,30 +28,37 @@ def setup_config(base: SearchParams, setup: str) -> SearchParams:
 
 def run_tricks(p: Params, params_path: str, base: SearchParams, n_archs: int, setups: Sequence[str] = SETUPS,
                seed: int = 0, out: Optional[Path] = None, tick: Optional[Callable[[], None]] = None,
-               runtime: Optional[Runtime] = None) -> list[dict]:
+               runtime: Optional[Runtime] = None, d=None) -> list[dict]:
     """``base``: the search section whose inner training each setup varies (``p.search``);
-    ``runtime``: where they train (None: params.yaml's ``runtime``)."""
+    ``runtime``: where they train (None: params.yaml's ``runtime``). Under ``torchrun`` (``d`` a
+    :class:`~nasseg.training.distributed.Dist` of several processes) the (architecture, setup)
+    runs are dealt over the ranks, each on its own device; every rank gets all rows, and only
+    the main process writes ``out``. ``tick`` after each of this process's runs."""
     runtime = runtime or Runtime.of(p)
+    rank, world = (d.rank, d.world) if d is not None else (0, 1)
     props = RandomStrategy(seed=seed).propose(n_archs)
-    rows = []
-    for k, prop in enumerate(props):
-        for setup in setups:
-            trainer = CacheTrainer(params_path, setup_config(base, setup), p.data.num_classes,
-                                   device=str(runtime.device), precision=runtime.precision)
-            text = prop.genotype.to_text()
-            row = {"arch": k, "setup": setup, "genotype": text, "stage1_reward": None, "stage2_reward": None,
-                   "failure": ""}
-            try:
-                s1 = trainer.stage1(text, seed + k)
-                row["stage1_reward"] = s1["reward"]
-                s2 = trainer.stage2(text, s1, seed + k)
-                row["stage2_reward"] = s2["reward"]
-            except Exception as err:  # noqa: BLE001 - recorded, the study goes on
-                row["failure"] = f"{type(err).__name__}: {err}"
-            rows.append(row)
-            if tick:
-                tick()
-    if out is not None:
+    runs = [(k, setup) for k in range(len(props)) for setup in setups]
+    mine = []
+    for k, setup in runs[rank::world]:
+        trainer = CacheTrainer(params_path, setup_config(base, setup), p.data.num_classes,
+                               device=str(runtime.device), precision=runtime.precision)
+        text = props[k].genotype.to_text()
+        row = {"arch": k, "setup": setup, "genotype": text, "stage1_reward": None, "stage2_reward": None,
+               "failure": ""}
+        try:
+            s1 = trainer.stage1(text, seed + k)
+            row["stage1_reward"] = s1["reward"]
+            s2 = trainer.stage2(text, s1, seed + k)
+            row["stage2_reward"] = s2["reward"]
+        except Exception as err:  # noqa: BLE001 - recorded, the study goes on
+            row["failure"] = f"{type(err).__name__}: {err}"
+        mine.append(row)
+        if tick:
+            tick()
+    shares = d.gather(mine) if d is not None else [mine]
+    # rank r ran runs r, r + world, ...: interleave the shares back into the runs' order
+    rows = [shares[i % world][i // world] for i in range(len(runs))]
+    if out is not None and rank == 0:
         write_tricks(rows, out)
     return rows
 

@@ -3,7 +3,8 @@
 On a machine with CUDA it copies the project (its git files) to a scratch folder, applies the
 tiny profile (profiles/tiny.yaml) and runs each computing command there in a child process
 with ``--device cuda --precision fp16|bf16``; each child records its wall time and the peak
-GPU memory torch allocated (:func:`probe`). Then one data-parallel run under torchrun with
+GPU memory torch allocated and the share of its loops' time spent waiting for input
+(:func:`probe`). Then one data-parallel run under torchrun with
 NCCL on the GPUs present. Everything lands in one JSON file. Without CUDA it says so and
 writes ``{"cuda": false}``: a machine without a GPU has nothing to check.
 """
@@ -47,6 +48,7 @@ def probe(args: list[str], record: Path) -> None:
     """Run one `nasseg` command in this process and append its time and peak GPU memory to ``record``."""
     import torch
 
+    from nasseg.training.loop import WAIT_TALLY
     from stages.cli import run
 
     cuda = torch.cuda.is_available()  # False only when the machinery itself is tested on a CPU
@@ -60,7 +62,11 @@ def probe(args: list[str], record: Path) -> None:
     except Exception as e:  # recorded, not raised: the check goes on with the other stages
         error = f"{type(e).__name__}: {e}"
     row = {"command": " ".join(args), "seconds": round(time.perf_counter() - t0, 2),
-           "peak_gpu_mib": round(torch.cuda.max_memory_allocated() / 2**20, 1) if cuda else None, "error": error}
+           "peak_gpu_mib": round(torch.cuda.max_memory_allocated() / 2**20, 1) if cuda else None, "error": error,
+           # the share of the training/precompute loops' time this process spent waiting for input
+           # (None: no loop ran in this process, e.g. the search's trials run in Ray workers)
+           "data_wait_share": round(WAIT_TALLY["data_seconds"] / WAIT_TALLY["seconds"], 4)
+           if WAIT_TALLY["seconds"] > 0 else None}
     with open(record, "a") as f:
         f.write(json.dumps(row) + "\n")
 
@@ -130,9 +136,12 @@ def _run_all(root: Path, scratch: Path, gpus: int, timeout: float, log) -> dict:
             flags = [] if cmd in PREPARE else ["--device", "cuda", "--precision", precision]
             row = run_child([*cmd, *flags, "--params", "params.yaml"], proj, record, timeout)
             log(f"{precision} {row['command']}: " + (row.get("error") or f"{row['seconds']} s, "
-                                                       f"peak {row['peak_gpu_mib']} MiB"))
+                                                       f"peak {row['peak_gpu_mib']} MiB, "
+                                                       f"input wait {row.get('data_wait_share')}"))
             rows[precision].append(row)
         if precision == PRECISIONS[-1]:
             rows["torchrun"] = [_torchrun(proj, gpus, timeout)]
     failed = [r["command"] for rs in rows.values() for r in rs if r.get("error")]
-    return {"gpus": gpus, "stages": rows, "failed": failed}
+    # the issue's target: no loop waits on input for more than 10% of its time
+    starved = [f"{p} {r['command']}" for p, rs in rows.items() for r in rs if (r.get("data_wait_share") or 0) > 0.10]
+    return {"gpus": gpus, "stages": rows, "failed": failed, "input_wait_over_10pct": starved}

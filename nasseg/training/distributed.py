@@ -57,6 +57,14 @@ class Dist:
             dist.all_reduce(x, op=dist.ReduceOp.MAX)
         return x
 
+    def gather(self, obj) -> list:
+        """``obj`` (picklable) of every rank, in rank order, on every rank."""
+        if not self.active:
+            return [obj]
+        out = [None] * self.world
+        dist.all_gather_object(out, obj)
+        return out
+
     def from_main(self, obj):
         """``obj`` (picklable) as the main process holds it, on every rank."""
         if self.active:

@@ -19,28 +19,27 @@ precision; with ``runtime.accumulate`` = k an optimiser step takes k batches of
 """
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import math
-import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Optional
 
-import numpy as np
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 from torch.nn.modules.batchnorm import _BatchNorm
 from torch.utils.data import Dataset
 
 from ..config import ScheduleParams, identity_dump
 from ..errors import NassegError
 from ..runtime import CPU_FP32, Runtime, to_cpu
+from ..data.loader import KeyedLoader, batches_of, epoch_order, load_sample
 from .distributed import Dist, convert_batchnorm, revert_batchnorm
-from .evaluate import evaluate, upsample_to
-from .fit import Updater, cpu_state, make_optimizer, runtime_identity, save_atomic, seed_everything
+from .evaluate import evaluate
+from .fit import cpu_state, make_optimizer, runtime_identity, save_atomic, seed_everything
+from .losses import global_batch_loss
+from .loop import Updater, run_epoch
 
 
 @dataclass(frozen=True)
@@ -72,34 +71,9 @@ def plan(s: ScheduleParams) -> list[EpochPlan]:
     return out
 
 
-def _seed_of(*parts) -> int:
-    return int(np.random.SeedSequence([int(p) for p in parts]).generate_state(1, np.uint64)[0] % (2 ** 63))
-
-
-def epoch_order(n: int, seed: int, epoch: int, images: Optional[int]) -> list[int]:
-    g = torch.Generator().manual_seed(_seed_of(seed, epoch, 1))
-    order = torch.randperm(n, generator=g).tolist()
-    return order[:images] if images else order
-
-
-def load_sample(dataset: Dataset, index: int, seed: int, epoch: int):
-    """``dataset[index]`` with its augmentation drawn from ``(seed, epoch, index)`` only."""
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(_seed_of(seed, epoch, index, 2))
-        return dataset[index]
-
-
 def batch_loss(logits, aux, target, aux_weight: float, d: Dist) -> torch.Tensor:
-    """Cross-entropy (void ignored) of the main and aux outputs, summed over this rank's pixels
-    and divided by the global batch's count of labelled pixels (times the world size, as
-    DDP averages gradients): the mean over the global batch, whatever the split."""
-    valid = (target != 255).sum().to(torch.float64)
-    total = float(d.all_sum(valid).clamp_min(1))
-    loss = F.cross_entropy(upsample_to(logits, target.shape[1:]), target, ignore_index=255, reduction="sum")
-    for a in aux:
-        loss = loss + aux_weight * F.cross_entropy(upsample_to(a, target.shape[1:]), target, ignore_index=255,
-                                                   reduction="sum")
-    return loss * (d.world / total)
+    """The segmentation loss of a global batch (:func:`~nasseg.training.losses.global_batch_loss`)."""
+    return global_batch_loss(logits, aux, target, aux_weight, d)
 
 
 def set_bn_frozen(model: nn.Module, frozen: bool) -> None:
@@ -131,15 +105,14 @@ def schedule_signature(s: ScheduleParams) -> str:
     return hashlib.sha1(json.dumps(dump, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def _collate(samples):
-    return [torch.stack([s[k] for s in samples]) for k in range(len(samples[0]))]
-
-
 class Objective:
     """What the engine optimises and how it scores: ``loss(out, aux, targets, aux_weight, d)``
     (targets: the sample's fields after the image, batched) and ``evaluate(model, val_set,
     runtime, eval, task) -> (scalars for the history, the final record)`` (the model on the
-    runtime's device)."""
+    runtime's device). A ``sharded`` objective's ``evaluate`` also takes ``d`` and runs on every
+    rank, each scoring its share of the set; the others run on the main process only."""
+
+    sharded = False
 
     def loss(self, out, aux, targets, aux_weight: float, d: Dist) -> torch.Tensor:
         raise NotImplementedError
@@ -153,12 +126,13 @@ class SegmentationObjective(Objective):
     """Cross-entropy with void ignored; mIoU and friends at full size."""
 
     num_classes: int
+    sharded = True
 
     def loss(self, out, aux, targets, aux_weight, d):
         return batch_loss(out, aux, targets[0], aux_weight, d)
 
-    def evaluate(self, model, val_set, *, runtime, eval, task):
-        scores, _ = evaluate(model, val_set, self.num_classes, runtime=runtime, flip=eval.flip,
+    def evaluate(self, model, val_set, *, runtime, eval, task, d: Optional[Dist] = None):
+        scores, _ = evaluate(model, val_set, self.num_classes, runtime=runtime, flip=eval.flip, d=d,
                              scales=tuple(eval.scales), progress=task("validate", len(val_set)) if task else None)
         scalars = {k: float(v) for k, v in scores.as_dict().items() if k != "reward"}
         final = {**{k: scalars[k] for k in ("mean_iou", "fw_iou", "mean_acc", "pixel_acc")},
@@ -204,16 +178,18 @@ def train_schedule(model: nn.Module, schedule: ScheduleParams, open_set: Callabl
         # find_unused_parameters: a genotype may leave a layer of the encoder or decoder unused
         model = nn.parallel.DistributedDataParallel(core, device_ids=[d.device.index] if d.device.type == "cuda"
                                                     else None, find_unused_parameters=True)
-    sets: dict[str, Dataset] = {}
+    sets: dict[str, KeyedLoader] = {}
     for ep in epochs[result.resumed_from:]:
         if ep.sets not in sets:
-            sets[ep.sets] = open_set(ep.sets)
+            sets[ep.sets] = KeyedLoader(open_set(ep.sets), rt)
         rec = _train_epoch(model, core, opts, s, ep, sets[ep.sets], objective, d, rt, task)
         phase_end = ep.epoch_in_phase + 1 == s.phases[ep.phase].epochs
         last = ep.index + 1 == len(epochs)
         if val_set is not None and (last or (eval_every_phase and phase_end)):
-            if d.main:
-                scalars, final = objective.evaluate(core, val_set, runtime=rt, eval=s.eval, task=task)
+            if objective.sharded or d.main:  # sharded: every rank scores its share
+                scalars, final = objective.evaluate(core, val_set, runtime=rt, eval=s.eval,
+                                                    task=task if d.main else None,
+                                                    **({"d": d} if objective.sharded else {}))
                 rec.update(scalars)
                 if last:
                     result.final = final
@@ -257,10 +233,11 @@ def _resume(core: nn.Module, opts, checkpoint: Optional[Path], ident: dict, n_ep
     return TrainResult(ck["history"], ck.get("final", {}), ck["seconds"], ck["epoch"])
 
 
-def _train_epoch(model: nn.Module, core: nn.Module, opts, s: ScheduleParams, ep: EpochPlan, data: Dataset,
+def _train_epoch(model: nn.Module, core: nn.Module, opts, s: ScheduleParams, ep: EpochPlan, data: KeyedLoader,
                  objective: Objective, d: Dist, rt: Runtime, task) -> dict:
     """One epoch of the plan (its learning rates, BN mode, aux weight), ``rt.accumulate``
-    batches per optimiser step; returns its history record."""
+    batches per optimiser step; returns its history record (with the share of time spent
+    waiting for input)."""
     order = epoch_order(len(data), s.seed, ep.index, ep.images)
     acc = rt.accumulate
     steps = len(order) // (s.batch_size * acc)
@@ -273,31 +250,23 @@ def _train_epoch(model: nn.Module, core: nn.Module, opts, s: ScheduleParams, ep:
             g["lr"] = lr
     model.train()
     set_bn_frozen(model, ep.freeze_bn)
-    t0 = time.perf_counter()
     tick = task(f"phase {ep.phase + 1} epoch {ep.epoch_in_phase + 1}/{s.phases[ep.phase].epochs}", steps) \
         if (task and d.main) else None
-    per_rank = s.batch_size // d.world
-    updater = Updater(opts, core.parameters(), s.grad_clip, rt)
-    losses = []
-    for b in range(steps):
-        for k in range(acc):
-            n = b * acc + k
-            idx = order[n * s.batch_size:(n + 1) * s.batch_size][d.rank::d.world][:per_rank]
-            image, *targets = (rt.batch(t) for t in _collate([load_sample(data, i, s.seed, ep.index) for i in idx]))
-            # DDP all-reduces the gradients on the last batch of a step only
-            with model.no_sync() if (d.active and k + 1 < acc) else contextlib.nullcontext():
-                with rt.autocast():
-                    out, aux = model(image, return_aux=True)
-                    loss = objective.loss(out, aux, targets, ep.aux_weight, d)
-                updater.backward(loss, f"phase {ep.phase + 1}, epoch {ep.epoch_in_phase + 1}, step {b + 1}", k == 0)
-            losses.append(float(d.all_sum(loss.detach())) / d.world)
-        updater.step()
-        if tick:
-            tick()
+    batches = batches_of(order, s.batch_size, drop_last=True, rank=d.rank, world=d.world, limit=steps * acc)
+
+    def loss_fn(batch):
+        image, *targets = batch
+        out, aux = model(image, return_aux=True)
+        return objective.loss(out, aux, targets, ep.aux_weight, d), 1
+
+    stats = run_epoch(data.epoch(s.seed, ep.index, batches), loss_fn, Updater(opts, core.parameters(), s.grad_clip, rt),
+                      rt, where=f"phase {ep.phase + 1}, epoch {ep.epoch_in_phase + 1}", tick=tick,
+                      n_batches=len(batches), no_sync=model.no_sync if d.active else None,
+                      reduce=lambda t: d.all_sum(t) / d.world)
     return {"epoch": ep.index + 1, "phase": ep.phase + 1, "sets": ep.sets, "encoder_lr": ep.encoder_lr,
             "decoder_lr": ep.decoder_lr, "aux_weight": ep.aux_weight, "bn_frozen": ep.freeze_bn,
-            "images": steps * s.batch_size * acc, "train_loss": float(np.mean(losses)),
-            "seconds": round(time.perf_counter() - t0, 2)}
+            "images": steps * s.batch_size * acc, "train_loss": stats.loss, "seconds": round(stats.seconds, 2),
+            "data_wait": round(stats.data_share, 4)}
 
 
 __all__ = ["EpochPlan", "plan", "train_schedule", "TrainResult", "batch_loss", "Objective", "SegmentationObjective", "epoch_order", "load_sample",

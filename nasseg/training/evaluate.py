@@ -6,8 +6,9 @@ from typing import Iterable, Optional
 
 import torch
 import torch.nn.functional as F
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 
+from ..data.loader import KeyedLoader
 from ..metrics import ConfusionMatrix, Scores
 from ..runtime import CPU_FP32, Runtime
 
@@ -44,22 +45,27 @@ def _collate_one(batch):
 @torch.no_grad()
 def evaluate(model: torch.nn.Module, dataset: Dataset, num_classes: int, *, exclude: Iterable[int] = (),
              runtime: Optional[Runtime] = None, flip: bool = False, scales: Iterable[float] = (1.0,),
-             progress: Optional[callable] = None, num_workers: int = 0) -> tuple[Scores, ConfusionMatrix]:
+             progress: Optional[callable] = None, d=None) -> tuple[Scores, ConfusionMatrix]:
     """Score ``model`` (on the ``runtime``'s device; default CPU, fp32) on a dataset of
-    ``(normalised image, mask)`` pairs of any size, one image at a time, logits upsampled to
-    the full label size (no crop), the confusion matrix accumulated on the device."""
+    ``(normalised image, mask)`` pairs of any size, one image at a time (decoded by the runtime's
+    input workers), logits upsampled to the full label size (no crop), the confusion matrix
+    accumulated on the device. Under ``torchrun`` (``d`` a :class:`~nasseg.training.distributed.Dist`
+    of several processes) each rank scores every ``world``-th image and the matrices are summed
+    over ranks: every rank returns the scores of the whole set."""
     rt = runtime or CPU_FP32
     was_training = model.training
     model.eval()
     cm = ConfusionMatrix(num_classes, device=rt.device)
-    loader = DataLoader(dataset, batch_size=1, shuffle=False, collate_fn=_collate_one, num_workers=num_workers,
-                        pin_memory=rt.pin_memory)
-    for image, mask in loader:
+    rank, world = (d.rank, d.world) if d is not None else (0, 1)
+    mine = [[i] for i in range(rank, len(dataset), world)]
+    loader = KeyedLoader(dataset, rt, collate_fn=_collate_one, workers=min(rt.workers, len(mine)))
+    for image, mask in loader.epoch(0, 0, mine):
         image, mask = rt.batch(image), rt.batch(mask)
         with rt.autocast():
             logits = predict_logits(model, image, flip=flip, scales=tuple(scales))
         cm.update(logits.argmax(1), mask)
         if progress:
             progress()
+    cm.all_reduce(d)
     model.train(was_training)
     return cm.scores(exclude), cm

@@ -13,7 +13,6 @@ import json
 import math
 import os
 import random
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
@@ -21,17 +20,19 @@ from typing import Callable, Optional
 import numpy as np
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 
 from ..config import TrainRecipe
+from ..data.loader import KeyedLoader, batches_of, epoch_order
 from ..runtime import CPU_FP32, Runtime, to_cpu
-from .evaluate import evaluate, upsample_to
+from .evaluate import evaluate
+from .losses import segmentation_loss
+from .loop import EpochStats, Updater, run_epoch
 
 # The recipe keys that define the training loop: a resume checkpoint records them and is
 # taken up only by a run with the same values (the data and the rest go in ``identity``).
 LOOP_KEYS = ("epochs", "batch_size", "encoder_lr", "decoder_lr", "encoder_optim", "decoder_optim", "momentum",
-             "weight_decay", "aux_weight", "grad_clip", "eval_every", "seed", "num_workers", "channels_last")
+             "weight_decay", "aux_weight", "grad_clip", "eval_every", "seed", "channels_last")
 
 
 def seed_everything(seed: int) -> None:
@@ -49,49 +50,12 @@ def make_optimizer(kind: str, params, lr: float, momentum: float, weight_decay: 
     raise ValueError(f"optimiser must be 'adam' or 'sgd', got {kind!r}")
 
 
-def segmentation_loss(logits, target, aux=(), aux_weight: float = 0.0) -> torch.Tensor:
-    loss = F.cross_entropy(upsample_to(logits, target.shape[1:]), target, ignore_index=255)
-    for a in aux:
-        loss = loss + aux_weight * F.cross_entropy(upsample_to(a, target.shape[1:]), target, ignore_index=255)
-    return loss
-
-
 def runtime_identity(runtime: Runtime) -> dict:
     """The runtime's part of a run identity: what changes results (precision, accumulation),
     only when away from fp32 / one batch per step, so the identities of fp32 runs stay as
     they were. The device and the input workers change nothing and are not in it."""
     return {**({"precision": runtime.precision} if runtime.precision != "fp32" else {}),
             **({"accumulate": runtime.accumulate} if runtime.accumulate > 1 else {})}
-
-
-class Updater:
-    """Backward passes and optimiser steps under a runtime: the loss scaled by its GradScaler
-    (fp16; a no-op otherwise), gradients summed over ``runtime.accumulate`` batches (each
-    loss divided by that count), unscaled before the gradient-norm clip. A non-finite loss
-    stops the run with where it happened instead of spreading NaN into the weights."""
-
-    def __init__(self, optimizers, parameters, grad_clip: Optional[float], runtime: Runtime):
-        self.optimizers, self.parameters, self.grad_clip = tuple(optimizers), list(parameters), grad_clip
-        self.scaler = runtime.grad_scaler()
-        self.accumulate = runtime.accumulate
-
-    def backward(self, loss: torch.Tensor, where: str, first: bool) -> None:
-        """Add ``loss``'s gradients (``first``: the first batch of a step, gradients cleared before)."""
-        if not torch.isfinite(loss):
-            raise FloatingPointError(f"loss became {loss.item()} at {where}")
-        if first:
-            for opt in self.optimizers:
-                opt.zero_grad(set_to_none=True)
-        self.scaler.scale(loss / self.accumulate if self.accumulate > 1 else loss).backward()
-
-    def step(self) -> None:
-        if self.grad_clip:
-            for opt in self.optimizers:
-                self.scaler.unscale_(opt)
-            torch.nn.utils.clip_grad_norm_(self.parameters, self.grad_clip)
-        for opt in self.optimizers:
-            self.scaler.step(opt)
-        self.scaler.update()
 
 
 def cpu_state(module: nn.Module) -> dict:
@@ -122,10 +86,12 @@ def fit(model: nn.Module, train_set: Dataset, cfg: TrainRecipe, *, num_classes: 
         identity: Optional[dict] = None, task: Optional[Callable[[str, int], Callable[[], None]]] = None,
         log: Callable[[str], None] = print, runtime: Optional[Runtime] = None) -> FitResult:
     """Train ``model`` (which has ``.encoder`` and ``.decoder``) on ``train_set``, on the
-    ``runtime``'s device and precision (default: CPU, fp32); resumes from ``checkpoint`` when
-    it exists and was written with the same loop keys (:data:`LOOP_KEYS` of ``cfg``) and
-    ``identity`` (a dict naming whatever else defines the run: data, params hash). The model
-    stays on the runtime's device."""
+    ``runtime``'s device and precision (default: CPU, fp32) with its input workers; resumes from
+    ``checkpoint`` when it exists and was written with the same loop keys (:data:`LOOP_KEYS` of
+    ``cfg``) and ``identity`` (a dict naming whatever else defines the run: data, params hash).
+    The sample order of an epoch comes from ``(seed, epoch)`` and each sample's augmentation from
+    ``(seed, epoch, index)``, so neither the worker count nor a resume changes the weights. The
+    model stays on the runtime's device."""
     rt = runtime or CPU_FP32
     loop = {k: getattr(cfg, k) for k in LOOP_KEYS}
     identity = {**(identity or {}), **runtime_identity(rt)}
@@ -138,27 +104,21 @@ def fit(model: nn.Module, train_set: Dataset, cfg: TrainRecipe, *, num_classes: 
             make_optimizer(cfg.decoder_optim, model.decoder.parameters(), cfg.decoder_lr, cfg.momentum,
                            cfg.weight_decay))
     result, start_epoch = FitResult(), 0
-    gen = torch.Generator().manual_seed(cfg.seed)
     if checkpoint is not None and Path(checkpoint).is_file():
         ck = torch.load(checkpoint, map_location="cpu", weights_only=True)
         if ck.get("config") == loop and ck.get("identity") == identity:
             model.load_state_dict(ck["model"])
             opts[0].load_state_dict(ck["opt_enc"])
             opts[1].load_state_dict(ck["opt_dec"])
-            torch.set_rng_state(ck["rng"])
-            gen.set_state(ck["gen"])
             result = FitResult(ck["history"], ck["best"], ck["seconds"])
             start_epoch = ck["epoch"]
             log(f"resumed from {checkpoint} after epoch {start_epoch}")
-    # a last batch of one image would break BatchNorm in training mode: drop it (only then)
-    drop_last = len(train_set) % cfg.batch_size == 1
-    loader = DataLoader(train_set, batch_size=cfg.batch_size, shuffle=True, drop_last=drop_last, generator=gen,
-                        num_workers=cfg.num_workers, persistent_workers=cfg.num_workers > 0, pin_memory=rt.pin_memory)
+    loader = KeyedLoader(train_set, rt)
     updater = Updater(opts, model.parameters(), cfg.grad_clip, rt)
     for epoch in range(start_epoch, cfg.epochs):
-        t0 = time.perf_counter()
-        losses = _fit_epoch(model, loader, updater, cfg, epoch, rt, task)
-        record = {"epoch": epoch + 1, "train_loss": float(np.mean(losses)), "seconds": time.perf_counter() - t0}
+        stats = _fit_epoch(model, loader, updater, cfg, epoch, rt, task)
+        record = {"epoch": epoch + 1, "train_loss": stats.loss, "seconds": stats.seconds,
+                  "data_wait": round(stats.data_share, 4)}
         if val_set is not None and ((epoch + 1) % cfg.eval_every == 0 or epoch + 1 == cfg.epochs):
             scores, _ = evaluate(model, val_set, num_classes, exclude=exclude, runtime=rt,
                                  progress=task("validate", len(val_set)) if task else None)
@@ -171,38 +131,35 @@ def fit(model: nn.Module, train_set: Dataset, cfg: TrainRecipe, *, num_classes: 
         if checkpoint is not None:
             save_atomic({"config": loop, "identity": identity, "epoch": epoch + 1, "model": cpu_state(model),
                          "opt_enc": to_cpu(opts[0].state_dict()), "opt_dec": to_cpu(opts[1].state_dict()),
-                         "rng": torch.get_rng_state(), "gen": gen.get_state(), "history": result.history,
-                         "best": result.best, "seconds": result.seconds}, Path(checkpoint))
+                         "history": result.history, "best": result.best, "seconds": result.seconds},
+                        Path(checkpoint))
     return result
 
 
-def _fit_epoch(model: nn.Module, loader: DataLoader, updater: Updater, cfg: TrainRecipe, epoch: int, rt: Runtime,
-               task) -> list[float]:
+def _fit_epoch(model: nn.Module, loader: KeyedLoader, updater: Updater, cfg: TrainRecipe, epoch: int, rt: Runtime,
+               task) -> EpochStats:
     """One epoch of :func:`fit`: cosine learning rates per optimiser step (``rt.accumulate``
-    batches each), forward and loss under autocast; returns the batches' losses."""
-    batches = len(loader)
-    steps = math.ceil(batches / rt.accumulate)
+    batches each), forward and loss under autocast."""
+    n = len(loader)
+    # a last batch of one image would break BatchNorm in training mode: drop it (only then)
+    batches = batches_of(epoch_order(n, cfg.seed, epoch), cfg.batch_size, drop_last=n % cfg.batch_size == 1)
+    steps = math.ceil(len(batches) / rt.accumulate)
     total = cfg.epochs * steps
     model.train()
-    tick = task(f"epoch {epoch + 1}/{cfg.epochs}", batches) if task else None
-    losses = []
-    for b, (image, target) in enumerate(loader):
-        first, last = b % rt.accumulate == 0, (b + 1) % rt.accumulate == 0 or b + 1 == batches
-        if first:
-            scale = 0.5 * (1 + math.cos(math.pi * (epoch * steps + b // rt.accumulate) / total))
-            for opt, base in zip(updater.optimizers, (cfg.encoder_lr, cfg.decoder_lr)):
-                for g in opt.param_groups:
-                    g["lr"] = base * scale
-        image, target = rt.batch(image), rt.batch(target)
+
+    def lrs(step):
+        scale = 0.5 * (1 + math.cos(math.pi * (epoch * steps + step) / total))
+        for opt, base in zip(updater.optimizers, (cfg.encoder_lr, cfg.decoder_lr)):
+            for g in opt.param_groups:
+                g["lr"] = base * scale
+
+    def loss_fn(batch):
+        image, target = batch
         if cfg.channels_last:
             image = image.contiguous(memory_format=torch.channels_last)
-        with rt.autocast():
-            logits, aux = model(image, return_aux=True)
-            loss = segmentation_loss(logits, target, aux, cfg.aux_weight)
-        updater.backward(loss, f"epoch {epoch + 1}, step {b + 1}", first)
-        if last:
-            updater.step()
-        losses.append(loss.item())
-        if tick:
-            tick()
-    return losses
+        logits, aux = model(image, return_aux=True)
+        return segmentation_loss(logits, target, aux, cfg.aux_weight), 1
+
+    return run_epoch(loader.epoch(cfg.seed, epoch, batches), loss_fn, updater, rt, where=f"epoch {epoch + 1}",
+                     before_step=lrs, n_batches=len(batches),
+                     tick=task(f"epoch {epoch + 1}/{cfg.epochs}", steps) if task else None)

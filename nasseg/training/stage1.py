@@ -11,16 +11,17 @@ before clipping); in fp32 the scaler and autocast are no-ops, so CPU fp32 is tod
 from __future__ import annotations
 
 import copy
-from typing import Iterable, Optional, Sequence
+from typing import Iterable, Optional
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
 from ..config import Stage1Params
 from ..metrics import ConfusionMatrix, Scores
 from ..runtime import Runtime
 from .evaluate import upsample_to
+from .loop import EpochStats, Updater, on_device, run_epoch
+from .losses import stage1_loss
 
 
 class Polyak:
@@ -43,60 +44,21 @@ class Polyak:
         model.load_state_dict(self.shadow.state_dict())
 
 
-def stage1_loss(logits, aux, labels, teacher: Optional[torch.Tensor], kd_weight: float,
-                aux_weight: float) -> torch.Tensor:
-    loss = F.cross_entropy(upsample_to(logits, labels.shape[1:]), labels, ignore_index=255)
-    if teacher is not None and kd_weight > 0:
-        loss = loss + kd_weight * F.mse_loss(upsample_to(logits, teacher.shape[2:]), teacher)
-    for a in aux:
-        loss = loss + aux_weight * F.cross_entropy(upsample_to(a, labels.shape[1:]), labels, ignore_index=255)
-    return loss
-
-
-def on_device(batch: dict, runtime: Runtime) -> dict:
-    """A cached batch's tensors (taps, labels, teacher) on the runtime's device."""
-    return {k: runtime.batch(v) for k, v in batch.items()}
-
-
-def scaled_step(loss: torch.Tensor, optimizers: Sequence[torch.optim.Optimizer], scaler, clip_params,
-                grad_clip: Optional[float]) -> None:
-    """zero_grad, backward through ``scaler`` (fp16's loss scaling; a no-op otherwise), the
-    gradient-norm clip of ``clip_params`` on unscaled gradients, one step of every optimiser."""
-    for opt in optimizers:
-        opt.zero_grad(set_to_none=True)
-    scaler.scale(loss).backward()
-    if grad_clip:
-        for opt in optimizers:
-            scaler.unscale_(opt)
-        torch.nn.utils.clip_grad_norm_(clip_params, grad_clip)
-    for opt in optimizers:
-        scaler.step(opt)
-    scaler.update()
-
-
 def train_decoder_epoch(decoder: nn.Module, batches: Iterable[dict], optimizer: torch.optim.Optimizer,
-                        cfg: Stage1Params, ema: Optional[Polyak] = None, tick=None, *, runtime: Runtime) -> float:
-    """One pass over ``batches`` (dicts with tap0..3, labels and optionally teacher); ``cfg``
-    gives the loss weights and the gradient clip. ``decoder`` is on ``runtime.device``; the
-    mean loss is accumulated there and read once."""
+                        cfg: Stage1Params, ema: Optional[Polyak] = None, tick=None, *, runtime: Runtime) -> EpochStats:
+    """One pass over ``batches`` (dicts with tap0..3, labels and optionally teacher) on the step
+    engine (:func:`~nasseg.training.loop.run_epoch`); ``cfg`` gives the loss weights and the
+    gradient clip. ``decoder`` is on ``runtime.device``; the loss (its mean over samples in
+    ``.loss``) is summed there and read once."""
     decoder.train()
-    scaler = runtime.grad_scaler()
-    total, count = torch.zeros((), dtype=torch.float64, device=runtime.device), 0
-    for b in batches:
-        b = on_device(b, runtime)
-        with runtime.autocast():
-            logits, aux = decoder([b[f"tap{i}"] for i in range(4)], return_aux=True)
-            loss = stage1_loss(logits, aux, b["labels"], b.get("teacher"), cfg.kd_weight, cfg.aux_weight)
-        if not torch.isfinite(loss):
-            raise FloatingPointError(f"stage-1 loss became {loss.item()}")
-        scaled_step(loss, (optimizer,), scaler, decoder.parameters(), cfg.grad_clip)
-        if ema is not None:
-            ema.update(decoder)
-        total += loss.detach().double() * len(b["labels"])
-        count += len(b["labels"])
-        if tick:
-            tick()
-    return float(total) / max(1, count)
+
+    def loss_fn(b):
+        logits, aux = decoder([b[f"tap{i}"] for i in range(4)], return_aux=True)
+        return stage1_loss(logits, aux, b["labels"], b.get("teacher"), cfg.kd_weight, cfg.aux_weight), len(b["labels"])
+
+    return run_epoch(batches, loss_fn, Updater((optimizer,), decoder.parameters(), cfg.grad_clip, runtime, 1),
+                     runtime, where="stage 1", after_step=(lambda: ema.update(decoder)) if ema is not None else None,
+                     tick=tick)
 
 
 @torch.no_grad()
