@@ -28,12 +28,13 @@ def run_cli(args, cwd, **kw):
 
 def tiny_segmentation_params(root: Path) -> dict:
     """The params sections a tiny segmentation project in ``root`` shares across tests: small
-    embedded sets, small crops, and outputs under ``root``."""
+    embedded sets, small crops (the training's and the search's), and outputs under ``root``."""
     return {
         "data": {"root": str(root / "data"),
                  "embedded": {"voc": {"train": 6, "val": 4}, "sbd": {"train": 8, "val": 2}, "coco": {"train": 4},
                               "min_size": 40, "max_size": 48},
                  "augment": {"crop": 32, "min_side": 32}},
         "pretrain": {"out": str(root / "pre")},
+        "precompute": {"augment": {"crop": 32, "min_side": 32}},
         "search": {"out": str(root / "search")},
     }

@@ -145,7 +145,8 @@ def test_precompute_in_bf16_writes_a_valid_cache_a_reader_takes(tmp_path, monkey
         "data": {"root": str(tmp_path / "data"), "embedded": {"voc": {"train": 4, "val": 4}, "sbd": {"train": 4, "val": 2},
                  "coco": {"train": 2}, "min_size": 40, "max_size": 48}, "augment": {"crop": 32, "min_side": 32}},
         "pretrain": {"out": str(tmp_path / "pre")}, "teacher": {"out": str(tmp_path / "tea"), "depth": 18},
-        "precompute": {"out": str(tmp_path / "cache"), "n": 6, "chunk": 4, "val_size": 48}})
+        "precompute": {"out": str(tmp_path / "cache"), "n": 6, "chunk": 4, "val_size": 48,
+                       "augment": {"crop": 32, "min_side": 32}}})
     generate_embedded(p.data)
     build_lists(p.data)
     for f in ("pre/encoder.pt", "tea/teacher.pt"):  # the fingerprint hashes them; the loaders are replaced

@@ -25,7 +25,8 @@ def _params(root: Path, **over):
                      "val_set": "meta_val"},
         "teacher": {"out": str(root / "tea"), "depth": 18, "epochs": 1, "batch_size": 4, "decoder_width": 16,
                     "sets": "trainaug", "val_set": "meta_val"},
-        "precompute": {"out": str(root / "cache"), "n": 20, "chunk": 8, "val_size": 48},
+        "precompute": {"out": str(root / "cache"), "n": 20, "chunk": 8, "val_size": 48,
+                       "augment": {"crop": 32, "min_side": 32}},
     }
     for key, value in over.items():
         section, name = key.split("__")

@@ -68,7 +68,7 @@ def run_bench_cache(params, *, arch: str = "arch0", samples: Optional[int] = Non
         # ---- the same epoch with encoder and teacher on the fly
         encoder, teacher = runtime.prepare(load_frozen_encoder(params)), runtime.prepare(load_frozen_teacher(params))
         data = params.data
-        base = open_set("meta_train", data, SegmentationTransform.train(data.augment))
+        base = open_set("meta_train", data, SegmentationTransform.train(params.precompute.augment))  # the cache's
         loader = DataLoader(Subset(base, [i % len(base) for i in range(n)]), batch_size=batch_size, shuffle=True,
                             generator=torch.Generator().manual_seed(0), pin_memory=runtime.pin_memory)
         stride = params.precompute.label_stride

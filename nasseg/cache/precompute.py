@@ -1,7 +1,8 @@
 """The ``precompute`` stage: run the frozen encoder (and the teacher) once over meta-train.
 
 Training cache: ``n`` samples drawn from meta-train (cycling through it when ``n`` exceeds
-its size), each augmented once with the training transform (random scale, crop, flip);
+its size), each augmented once with the search's training transform (``precompute.augment``:
+random scale, crop, flip; ``data.augment`` is the final training's);
 encoder taps, labels at ``label_stride`` and teacher logits at stride 4. Validation cache:
 every meta-val image, centre-padded/cropped to ``val_size`` without augmentation, taps and
 full-resolution labels (rewards are computed at full resolution).
@@ -55,7 +56,7 @@ def cache_fingerprint(params, split: str, precision: str = "fp32") -> dict:
     }
     if split == "train":
         fp.update({"teacher_sha256": file_sha256(Path(params.teacher.out) / "teacher.pt") if pc.teacher else None,
-                   "n": pc.n, "augment": data.augment.model_dump(mode="json"), "label_stride": pc.label_stride})
+                   "n": pc.n, "augment": pc.augment.model_dump(mode="json"), "label_stride": pc.label_stride})
     else:
         fp.update({"val_size": pc.val_size})
     if precision != "fp32":
@@ -107,11 +108,12 @@ def precompute(params, split: str, task=None, batch_size: int = 32,
     encoder = runtime.prepare(load_frozen_encoder(params))
     teacher = runtime.prepare(load_frozen_teacher(params)) if split == "train" and pc.teacher else None
     if split == "train":
-        base = open_set("meta_train", data, SegmentationTransform.train(data.augment))
+        # the search's augmentation (precompute.augment), not the final training's (data.augment)
+        base = open_set("meta_train", data, SegmentationTransform.train(pc.augment))
         n = pc.n
         # sample k is meta-train image k mod its size, augmented from (seed, 0, k) alone
         dataset = Subset(base, [i % len(base) for i in range(n)])
-        size = data.augment.crop
+        size = pc.augment.crop
     else:
         base = open_set("meta_val", data, SegmentationTransform.eval())
         n = len(base)

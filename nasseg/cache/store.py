@@ -130,17 +130,39 @@ class FeatureCache:
         self.window = window
         self._ram = {n: self._f[n][()] for n in self.names} if in_memory else None
 
+    def export(self) -> dict:
+        """The whole cache as arrays plus what a reader needs (for :meth:`from_arrays`): what the
+        search puts once into Ray's object store, so every trial on a node shares one copy."""
+        arrays = self._ram if self._ram is not None else {n: self._f[n][()] for n in self.names}
+        return {"arrays": arrays, "fingerprint": self.fingerprint, "n": self.n, "chunk": self.chunk,
+                "path": str(self.path)}
+
+    @classmethod
+    def from_arrays(cls, exported: dict, window: int = 16) -> "FeatureCache":
+        """A cache served from arrays another process loaded (:meth:`export`; read-only, e.g. zero-copy
+        from Ray's object store): batches exactly as ``in_memory=True`` gives them, no file opened."""
+        self = cls.__new__(cls)
+        self.path, self._f = Path(exported["path"]), None
+        self.fingerprint, self.n, self.chunk = exported["fingerprint"], exported["n"], exported["chunk"]
+        self._ram = exported["arrays"]
+        self.names = [n for n in (*TAPS, "labels", "teacher") if n in self._ram]
+        self.window = window
+        return self
+
     def __len__(self) -> int:
         return self.n
 
     def shapes(self) -> dict:
-        return {n: tuple(self._f[n].shape[1:]) for n in self.names}
+        src = self._ram if self._f is None else self._f
+        return {n: tuple(src[n].shape[1:]) for n in self.names}
 
     def nbytes(self) -> int:
-        return sum(self._f[n].dtype.itemsize * int(np.prod(self._f[n].shape)) for n in self.names)
+        src = self._ram if self._f is None else self._f
+        return sum(src[n].dtype.itemsize * int(np.prod(src[n].shape)) for n in self.names)
 
     def close(self) -> None:
-        self._f.close()
+        if self._f is not None:
+            self._f.close()
 
     def __enter__(self):
         return self

@@ -23,7 +23,8 @@ from .train import TrainParams
 from .transfer import (COCOKeypointSource, DepthTaskParams, MPIISource, NYUSource, PoseTaskParams, TransferDataParams,
                        TransferEmbedded, TransferParams)
 from .tricks import TricksParams
-from .wacv import STREET_CLASSES, CamVidSizes, StreetEmbedded, StreetSources, WacvDataParams, WacvParams, WacvTrainParams
+from .wacv import (STREET_CLASSES, CamVidSizes, StreetEmbedded, StreetSources, WacvDataParams, WacvParams,
+                   WacvPrecomputeParams, WacvTrainParams)
 
 __all__ = [
     "ConfigError", "Section", "check_sets", "identity_dump", "SYSTEMS", "Params", "apply_overrides", "format_validation_error",
@@ -34,5 +35,6 @@ __all__ = [
     "TricksParams", "PhaseParams", "EvalParams", "ScheduleParams", "LatencyParams", "AblateParams", "CorrelateParams",
     "TrainParams", "TransferParams", "TransferDataParams", "TransferEmbedded", "COCOKeypointSource", "MPIISource",
     "NYUSource", "PoseTaskParams", "DepthTaskParams", "ReportParams", "QualitativeParams", "RuntimeParams", "WacvParams",
-    "WacvDataParams", "WacvTrainParams", "StreetEmbedded", "StreetSources", "CamVidSizes", "STREET_CLASSES",
+    "WacvDataParams", "WacvPrecomputeParams", "WacvTrainParams", "StreetEmbedded", "StreetSources", "CamVidSizes",
+    "STREET_CLASSES",
 ]

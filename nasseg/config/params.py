@@ -19,7 +19,7 @@ from .ablate import AblateParams
 from .base import identity_dump
 from .benchmark import BenchmarkParams
 from .correlate import CorrelateParams
-from .data import DataParams
+from .data import AugmentParams, DataParams
 from .precompute import PrecomputeParams
 from .recipes import PretrainParams, TeacherParams
 from .report import ReportParams
@@ -61,6 +61,14 @@ class Params(BaseModel):
         w = self.wacv
         return self.model_copy(update={"data": w.data.as_data(dataset), "precompute": w.precompute,
                                        "search": w.search})
+
+    def search_augment(self, stage: int = 1) -> AugmentParams:
+        """The search's training augmentation, apart from ``data.augment`` (the final
+        training's): the cache's (``precompute.augment``, stage 1) and stage 2's, which is the
+        same with ``search.stage2.crop`` as its crop when that is set (SPEC §5: 256 / 350)."""
+        aug = self.precompute.augment
+        crop = self.search.stage2.crop if stage == 2 else None
+        return aug if crop is None else aug.model_copy(update={"crop": crop})
 
 
 SYSTEMS = ("cells", "wacv")

@@ -26,7 +26,7 @@ class Stage1Params(Section):
 class Stage2Params(Section):
     """Stage 2: encoder (SGD with momentum) and decoder (Adam) end to end on meta-train images."""
 
-    later_keys = ("momentum", "weight_decay", "grad_clip")
+    later_keys = ("momentum", "weight_decay", "grad_clip", "crop")
 
     enabled: StrictBool = True  # false: one-stage search (stage-1 reward only)
     epochs: StrictInt = Field(default=1, ge=1)
@@ -39,6 +39,8 @@ class Stage2Params(Section):
     aux_weight: float = Field(default=0.15, ge=0)
     polyak: Optional[float] = Field(default=0.99, ge=0, lt=1)
     max_images: Optional[StrictInt] = Field(default=None, ge=1)  # meta-train images per epoch (null: all)
+    # stage 2's training crop (SPEC §5: 350, the cache's 256); null: precompute.augment.crop
+    crop: Optional[StrictInt] = Field(default=None, ge=8)
 
 
 class TerminationParams(Section):
@@ -63,11 +65,16 @@ class PPOParams(Section):
 
 
 class RayParams(Section):
+    later_keys = ("shared_cache",)
+
     address: Optional[str] = None  # null: start a local Ray instance
     workers: StrictInt = Field(default=2, ge=1)
     num_cpus: float = Field(default=1, gt=0)
-    num_gpus: float = Field(default=0, ge=0)
+    num_gpus: float = Field(default=0, ge=0)  # GPUs per trial; 0.5: two trials share a GPU
     max_retries: StrictInt = Field(default=2, ge=0)
+    # the feature cache loaded once by the driver and put into Ray's object store: one copy per
+    # node, shared zero-copy by every trial there (false: each worker process loads its own)
+    shared_cache: StrictBool = True
 
 
 class HardwareParams(Section):

@@ -51,6 +51,13 @@ class WacvDataParams(Section):
         return DataParams(root=self.root, num_classes=STREET_CLASSES[dataset], augment=self.augment)
 
 
+class WacvPrecomputeParams(PrecomputeParams):
+    """The template search's cache (CamVid meta-train). Its ``augment`` default is what
+    wacv.data.augment held when the key was added, so that at it identities stay as recorded."""
+
+    augment: AugmentParams = AugmentParams(scale=(0.75, 1.25), min_side=96, crop=96)
+
+
 def wacv_search() -> SearchParams:
     """The default search of the second system: templates on CamVid."""
     return SearchParams(search_space="templates", aux="none", width=64, repeats=1, exclude_background=False,
@@ -83,6 +90,6 @@ class WacvParams(Section):
     `nasseg precompute|search|train --system wacv` read these sections in place of the top-level ones."""
 
     data: WacvDataParams = WacvDataParams()
-    precompute: PrecomputeParams = PrecomputeParams(teacher=False, val_size=160, out=Path("cache/wacv"))
+    precompute: WacvPrecomputeParams = WacvPrecomputeParams(teacher=False, val_size=160, out=Path("cache/wacv"))
     search: SearchParams = Field(default_factory=wacv_search)
     train: WacvTrainParams = Field(default_factory=WacvTrainParams)

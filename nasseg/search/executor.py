@@ -6,6 +6,7 @@ trial store, not a crash of the search). Ray retries a task whose worker died.
 """
 from __future__ import annotations
 
+import time
 import traceback
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
@@ -41,7 +42,24 @@ def _guarded(fn: Callable, args: tuple):
 
 
 class LocalExecutor:
+    """Trials in this process, one at a time, in the order they were submitted."""
+
     name = "local"
+    slots = 1
+
+    def __init__(self):
+        self._queue: list = []
+
+    def submit(self, key, fn: Callable, args: tuple) -> None:
+        self._queue.append((key, fn, args))
+
+    def pending(self) -> int:
+        return len(self._queue)
+
+    def wait(self):
+        """Run the oldest submitted task; returns (its key, its result or Failure)."""
+        key, fn, args = self._queue.pop(0)
+        return key, _guarded(fn, args)
 
     def map(self, fn: Callable, items: Sequence[tuple]) -> list[Any]:
         return [_guarded(fn, args) for args in items]
@@ -51,8 +69,12 @@ class LocalExecutor:
 
 
 class RayExecutor:
-    """Trials as Ray tasks (``pip install 'nasseg[ray]'``): ``num_cpus``/``num_gpus`` per trial,
-    ``max_retries`` when a worker dies; the controller stays in the driver."""
+    """Trials as Ray tasks (``pip install 'nasseg[ray]'``): ``num_cpus``/``num_gpus`` per trial
+    (a fraction of a GPU shares it: 0.5 = two trials per GPU), ``max_retries`` when a worker
+    dies; the controller, the store and the state stay in the driver. ``slots``: how many
+    trials run at once (``workers``), each started as soon as one ends (:meth:`wait` returns
+    whichever finishes first). Busy time per task is kept, so the idle share of the workers
+    can be measured (:meth:`idle_share`)."""
 
     name = "ray"
 
@@ -66,20 +88,51 @@ class RayExecutor:
                               "(or set search.executor: local).") from None
         self.ray = ray
         if not ray.is_initialized():
-            kw = {"address": cfg.address} if cfg.address else {"num_cpus": cfg.workers, "include_dashboard": False}
+            kw = {"address": cfg.address} if cfg.address else {"num_cpus": cfg.workers * cfg.num_cpus,
+                                                                "include_dashboard": False}
             ray.init(ignore_reinit_error=True, log_to_driver=False, **kw)
+        if cfg.num_gpus > 0 and ray.cluster_resources().get("GPU", 0) < cfg.num_gpus:
+            from ..errors import ConfigError
+
+            raise ConfigError(f"search.ray.num_gpus is {cfg.num_gpus:g} (GPUs per trial) but the Ray cluster has "
+                              f"{ray.cluster_resources().get('GPU', 0):g} GPU(s); set search.ray.num_gpus: 0 to "
+                              "train the trials on CPUs, or start Ray on machines with GPUs.")
+        self.slots = cfg.workers
         self.remote = ray.remote(num_cpus=cfg.num_cpus, num_gpus=cfg.num_gpus, max_retries=cfg.max_retries)(_guarded)
+        self._refs: dict = {}  # ref -> (key, submitted at)
+        self.busy = 0.0
+        self.t0 = time.perf_counter()
+
+    def submit(self, key, fn: Callable, args: tuple) -> None:
+        self._refs[self.remote.remote(fn, args)] = (key, time.perf_counter())
+
+    def pending(self) -> int:
+        return len(self._refs)
+
+    def wait(self):
+        """The first task to finish: (its key, its result or Failure)."""
+        [ref], _ = self.ray.wait(list(self._refs), num_returns=1)
+        key, t = self._refs.pop(ref)
+        self.busy += time.perf_counter() - t
+        try:
+            return key, self.ray.get(ref)
+        except Exception as err:  # the worker died beyond its retries
+            f = classify(err)
+            return key, Failure("worker", f.message, f.traceback)
+
+    def idle_share(self) -> float:
+        """1 - (time tasks were running) / (slots x time since start)."""
+        wall = (time.perf_counter() - self.t0) * self.slots
+        return max(0.0, 1.0 - self.busy / wall) if wall > 0 else 0.0
 
     def map(self, fn: Callable, items: Sequence[tuple]) -> list[Any]:
-        refs = [self.remote.remote(fn, args) for args in items]
-        out = []
-        for ref in refs:
-            try:
-                out.append(self.ray.get(ref))
-            except Exception as err:  # the worker died beyond its retries
-                f = classify(err)
-                out.append(Failure("worker", f.message, f.traceback))
-        return out
+        for i, args in enumerate(items):
+            self.submit(i, fn, args)
+        out = {}
+        while self._refs:
+            k, r = self.wait()
+            out[k] = r
+        return [out[i] for i in range(len(items))]
 
     def close(self) -> None:
         pass

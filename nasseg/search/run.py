@@ -33,9 +33,8 @@ def run_strategy(p: Params, params_path: str, strategy_name: str, *, system: str
     space = get_space(s.search_space)
     space.check_aux(s.aux)
     strategy = make_strategy(strategy_name, s.seed, s.ppo, space=space)
-    trainer = trainer or CacheTrainer(str(params_path), s, p.data.num_classes, system=system,
-                                      device=str(runtime.device), precision=runtime.precision)
     executor = make_executor(s.executor, s.ray)
+    trainer = trainer or _trainer(p, str(params_path), system, runtime, executor)
     _check_same_search(p, out, log, runtime.precision)
     store = TrialStore(out / "trials.db")
     try:
@@ -48,6 +47,30 @@ def run_strategy(p: Params, params_path: str, strategy_name: str, *, system: str
         store.close()
         executor.close()
     return write_outputs(rows, out, strategy_name)
+
+
+def _trainer(p: Params, params_path: str, system: str, runtime: Runtime, executor) -> CacheTrainer:
+    """The real trainer. In-process: on the runtime's device. On Ray: on the GPU share Ray gives
+    each trial (``search.ray.num_gpus`` > 0) or its CPUs, ``num_cpus`` torch threads, stage-2
+    input decoded inline (a trial's CPUs are its own), and the feature cache loaded once here and
+    put into Ray's object store (``search.ray.shared_cache``): one copy per node, read zero-copy
+    by every trial on it."""
+    s = p.search
+    if executor.name != "ray":
+        return CacheTrainer(params_path, s, p.data.num_classes, system=system, device=str(runtime.device),
+                            precision=runtime.precision)
+    shared = None
+    if s.ray.shared_cache:
+        from ..cache import FeatureCache
+        from ..cache.precompute import cache_fingerprint
+
+        out = Path(p.precompute.out)
+        shared = tuple(executor.ray.put(FeatureCache(out / f"{split}.h5", cache_fingerprint(p, split),
+                                                     in_memory=True).export()) for split in ("train", "val"))
+    return CacheTrainer(params_path, s, p.data.num_classes, system=system,
+                        device="cuda" if s.ray.num_gpus > 0 else "cpu", precision=runtime.precision,
+                        threads=s.threads or max(1, int(s.ray.num_cpus)), workers=max(0, int(s.ray.num_cpus) - 1),
+                        shared=shared)
 
 
 _LATER_KEYS = (("search", "search_space", "cells"), ("search", "exclude_background", True),

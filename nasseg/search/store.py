@@ -41,6 +41,9 @@ CREATE TABLE IF NOT EXISTS trials (
     traceback TEXT,
     started REAL,
     finished REAL,
+    s1_seq INTEGER,                 -- order of the stage-1 decision among this strategy's trials
+    go2 INTEGER,                    -- that decision: 1 on to stage 2, 0 stop (NULL: not taken)
+    done_seq INTEGER,               -- order of finishing among this strategy's trials
     UNIQUE(strategy, step, slot)
 );
 CREATE INDEX IF NOT EXISTS trials_status ON trials(strategy, status);
@@ -59,6 +62,22 @@ class TrialStore:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=FULL")
         self.db.executescript(SCHEMA)
+        self._migrate()
+
+    def _migrate(self) -> None:
+        """Stores written before the asynchronous loop lack the decision and finish order:
+        added, the finished rows numbered in id order (the order the synchronous loop finished them)."""
+        have = {r[1] for r in self.db.execute("PRAGMA table_info(trials)").fetchall()}
+        for col in ("s1_seq", "go2", "done_seq"):
+            if col not in have:
+                self.db.execute(f"ALTER TABLE trials ADD COLUMN {col} INTEGER")
+        if "done_seq" not in have:
+            with self._tx():
+                for strategy, in self.db.execute("SELECT DISTINCT strategy FROM trials").fetchall():
+                    ids = [r[0] for r in self.db.execute(
+                        "SELECT id FROM trials WHERE strategy=? AND status!='running' ORDER BY id", (strategy,))]
+                    for k, i in enumerate(ids, 1):
+                        self.db.execute("UPDATE trials SET done_seq=? WHERE id=?", (k, i))
 
     def close(self) -> None:
         self.db.close()
@@ -75,8 +94,13 @@ class TrialStore:
 
     def start(self, *, strategy: str, step: int, slot: int, genotype: str, hash: str, decisions: list[int],
               log_prob: float, seed: int) -> int:
-        """Record a trial as running (replacing an unfinished row of the same step and slot)."""
+        """Record a trial as running (replacing an unfinished row of the same step and slot
+        unless it is the same architecture: then that row, with its stage-1 decision, is kept)."""
         with self._tx():
+            same = self.db.execute("SELECT id FROM trials WHERE strategy=? AND step=? AND slot=? AND status='running'"
+                                   " AND hash=?", (strategy, step, slot, hash)).fetchone()
+            if same is not None:
+                return int(same[0])
             self.db.execute("DELETE FROM trials WHERE strategy=? AND step=? AND slot=? AND status='running'",
                             (strategy, step, slot))
             cur = self.db.execute(
@@ -93,8 +117,23 @@ class TrialStore:
             values["metrics"] = json.dumps(values["metrics"])
         cols = ", ".join(f"{k}=?" for k in values)
         with self._tx():
-            self.db.execute(f"UPDATE trials SET status=?, finished=?{', ' + cols if cols else ''} WHERE id=?",
-                            (status, time.time(), *values.values(), trial_id))
+            strategy = self.db.execute("SELECT strategy FROM trials WHERE id=?", (trial_id,)).fetchone()[0]
+            seq = self._next(strategy, "done_seq")
+            self.db.execute(f"UPDATE trials SET status=?, finished=?, done_seq=?{', ' + cols if cols else ''} "
+                            "WHERE id=?", (status, time.time(), seq, *values.values(), trial_id))
+
+    def _next(self, strategy: str, col: str) -> int:
+        return int(self.db.execute(f"SELECT COALESCE(MAX({col}), 0) + 1 FROM trials WHERE strategy=?",
+                                   (strategy,)).fetchone()[0])
+
+    def decide(self, trial_id: int, stage1_reward: float, go2: bool) -> int:
+        """Record a trial's stage-1 reward and the termination rule's decision; returns its order."""
+        with self._tx():
+            strategy = self.db.execute("SELECT strategy FROM trials WHERE id=?", (trial_id,)).fetchone()[0]
+            seq = self._next(strategy, "s1_seq")
+            self.db.execute("UPDATE trials SET stage1_reward=?, go2=?, s1_seq=? WHERE id=?",
+                            (stage1_reward, int(go2), seq, trial_id))
+        return seq
 
     def finished_slots(self, strategy: str, step: int) -> dict[int, sqlite3.Row]:
         rows = self.db.execute("SELECT * FROM trials WHERE strategy=? AND step=? AND status!='running'",

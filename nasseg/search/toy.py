@@ -11,12 +11,15 @@ from ..spaces import space_of
 
 
 class ToyTrainer:
-    def __init__(self, fail_every: int = 0, sleep: float = 0.0):
-        self.fail_every, self.sleep, self.calls = fail_every, sleep, 0
+    """``sleep`` seconds per stage-1 call; with ``uneven`` > 0 a trial sleeps ``sleep x (1 +
+    uneven x k)``, k in 0..3 from its seed: trials of unequal length, as real ones are."""
+
+    def __init__(self, fail_every: int = 0, sleep: float = 0.0, uneven: float = 0.0):
+        self.fail_every, self.sleep, self.uneven, self.calls = fail_every, sleep, uneven, 0
 
     def stage1(self, text: str, seed: int) -> dict:
         self.calls += 1
-        time.sleep(self.sleep)
+        time.sleep(self.sleep * (1 + self.uneven * ((seed * 2654435761) % 4)))
         space = space_of(text)
         d = space.to_decisions(space.parse(text))
         if self.fail_every and (seed % 1000 + 1) % self.fail_every == 0:

@@ -31,13 +31,16 @@ class CacheTrainer:
     system: str = "cells"  # which params sections (Params.for_system): cells or wacv
     device: Optional[str] = None  # auto | cpu | cuda | cuda:N, resolved in each process; None: the params file's
     precision: Optional[str] = None  # fp32 | fp16 | bf16; None: the params file's
+    threads: Optional[int] = None  # torch intra-op threads per process (a Ray trial: its num_cpus); None: search.threads
+    workers: Optional[int] = None  # stage 2's input workers per process; None: runtime.workers
+    shared: Optional[tuple] = None  # Ray object refs of the exported train and val caches (one copy per node)
 
     @property
     def space(self):
         return get_space(self.search.search_space)
 
     def _context(self):
-        key = (self.params_path, self.in_memory, self.device, self.precision)
+        key = (self.params_path, self.in_memory, self.device, self.precision, self.shared is not None)
         if key not in _CONTEXTS:
             from ..cache import FeatureCache
             from ..cache.precompute import cache_fingerprint
@@ -46,14 +49,20 @@ class CacheTrainer:
             from ..data.transforms import SegmentationTransform
             from ..cache.precompute import pad_crop
 
-            if self.search.threads:
-                torch.set_num_threads(self.search.threads)
+            threads = self.threads or self.search.threads
+            if threads:
+                torch.set_num_threads(threads)
             torch.set_flush_denormal(True)
             p = load_params(self.params_path).for_system(self.system)
-            runtime = Runtime.of(p, device=self.device, precision=self.precision)
+            runtime = Runtime.of(p, device=self.device, precision=self.precision, workers=self.workers)
             out = Path(p.precompute.out)
-            train = FeatureCache(out / "train.h5", cache_fingerprint(p, "train"), in_memory=self.in_memory)
-            val = FeatureCache(out / "val.h5", cache_fingerprint(p, "val"), in_memory=self.in_memory)
+            if self.shared is not None:  # zero-copy from the node's object store, checked by the driver
+                import ray
+
+                train, val = (FeatureCache.from_arrays(x) for x in ray.get(list(self.shared)))
+            else:
+                train = FeatureCache(out / "train.h5", cache_fingerprint(p, "train"), in_memory=self.in_memory)
+                val = FeatureCache(out / "val.h5", cache_fingerprint(p, "val"), in_memory=self.in_memory)
             from ..models.encoder import MobileNetV2Encoder, load_encoder_weights
 
             encoder = MobileNetV2Encoder(taps=self.space.encoder_taps)  # only the blocks it reads
@@ -61,7 +70,7 @@ class CacheTrainer:
             encoder.eval()
             size = p.precompute.val_size
             # input workers kept across the architectures this process trains
-            s2_train = KeyedLoader(open_set("meta_train", p.data, SegmentationTransform.train(p.data.augment)),
+            s2_train = KeyedLoader(open_set("meta_train", p.data, SegmentationTransform.train(p.search_augment(2))),
                                    runtime)
             s2_val = KeyedLoader(_Padded(open_set("meta_val", p.data, SegmentationTransform.eval()), size, pad_crop),
                                  runtime)
@@ -94,14 +103,18 @@ class CacheTrainer:
 
 
 class _Padded(torch.utils.data.Dataset):
-    """Meta-val images padded/cropped to one size so that they batch."""
+    """Meta-val images padded/cropped to one size so that they batch; decoded once per process
+    (they have no augmentation) and kept for the next architectures."""
 
     def __init__(self, base, size, pad_crop):
         self.base, self.size, self.pad_crop = base, size, pad_crop
+        self.kept: dict = {}
 
     def __len__(self):
         return len(self.base)
 
     def __getitem__(self, i):
-        image, mask = self.base[i]
-        return self.pad_crop(image, mask, self.size)
+        if i not in self.kept:
+            image, mask = self.base[i]
+            self.kept[i] = self.pad_crop(image, mask, self.size)
+        return self.kept[i]
