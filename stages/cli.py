@@ -53,6 +53,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "export": (TOOLS, "stages.tools.export:main", "ONNX and TorchScript files, checked against eager PyTorch"),
     "gpu-check": (TOOLS, "stages.tools.gpu_check:main", "every computing stage for a few steps on the GPU (fp16, bf16)"),
     "bench-cache": (TOOLS, "stages.tools.bench_cache:main", "what the feature cache buys, measured side by side"),
+    "bench-search": (TOOLS, "stages.tools.bench_search:main", "trials/hour of the search's executors, memory per worker"),
     "bench-input": (TOOLS, "stages.tools.bench_input:main", "images/s of the training input pipeline alone, 0/1/2 workers"),
 }
 

@@ -34,7 +34,7 @@ def run_strategy(p: Params, params_path: str, strategy_name: str, *, system: str
     space.check_aux(s.aux)
     strategy = make_strategy(strategy_name, s.seed, s.ppo, space=space)
     executor = make_executor(s.executor, s.ray)
-    trainer = trainer or _trainer(p, str(params_path), system, runtime, executor)
+    trainer = trainer or make_trainer(p, str(params_path), system, runtime, executor)
     _check_same_search(p, out, log, runtime.precision)
     store = TrialStore(out / "trials.db")
     try:
@@ -49,7 +49,7 @@ def run_strategy(p: Params, params_path: str, strategy_name: str, *, system: str
     return write_outputs(rows, out, strategy_name)
 
 
-def _trainer(p: Params, params_path: str, system: str, runtime: Runtime, executor) -> CacheTrainer:
+def make_trainer(p: Params, params_path: str, system: str, runtime: Runtime, executor) -> CacheTrainer:
     """The real trainer. In-process: on the runtime's device. On Ray: on the GPU share Ray gives
     each trial (``search.ray.num_gpus`` > 0) or its CPUs, ``num_cpus`` torch threads, stage-2
     input decoded inline (a trial's CPUs are its own), and the feature cache loaded once here and
