@@ -71,9 +71,8 @@ class ProbedTrainer:
 def _executor(kind: str, shared: bool):
     if kind == "local":
         return LocalExecutor(), None
-    workers = int(kind.removeprefix("ray"))
-    return RayExecutor(RayParams(workers=workers, num_cpus=1, shared_cache=shared)), RayParams(
-        workers=workers, num_cpus=1, shared_cache=shared)
+    cfg = RayParams(workers=int(kind.removeprefix("ray")), num_cpus=1, shared_cache=shared)
+    return RayExecutor(cfg), cfg
 
 
 def run_config(p, params_path: str, kind: str, archs: int, *, shared: bool = True, seed: int = 0,

@@ -125,15 +125,6 @@ class RayExecutor:
         wall = (time.perf_counter() - self.t0) * self.slots
         return max(0.0, 1.0 - self.busy / wall) if wall > 0 else 0.0
 
-    def map(self, fn: Callable, items: Sequence[tuple]) -> list[Any]:
-        for i, args in enumerate(items):
-            self.submit(i, fn, args)
-        out = {}
-        while self._refs:
-            k, r = self.wait()
-            out[k] = r
-        return [out[i] for i in range(len(items))]
-
     def close(self) -> None:
         pass
 

@@ -158,11 +158,8 @@ class _Run:
     def _start_next(self) -> None:
         st = self.state
         if not self.free_slots:
-            n = int(min(self.batch_size, self.left()))
-            props = self.strategy.propose(n)
-            st.block = [(p.decisions, p.genotype.to_text(), p.log_prob) for p in props]
-            st.blocks += 1
-            self.free_slots = list(range(len(props)))
+            self._draw(self.left())
+            self.free_slots = list(range(len(st.block)))
             self.save()
         slot = self.free_slots.pop(0)
         decisions, text, log_prob = self.state.block[slot]
@@ -171,6 +168,12 @@ class _Run:
         trial_id = self.store.start(strategy=self.name, step=step, slot=slot, genotype=text, hash=g.hash(),
                                     decisions=decisions, log_prob=log_prob, seed=self.trial_seed(step, slot))
         self._submit(_Trial(trial_id, Proposal(decisions, g, log_prob), step, slot, self.trial_seed(step, slot)), 1)
+
+    def _draw(self, left: float) -> None:
+        """The next block: ``batch_size`` proposals (fewer when ``left`` trials remain) from the policy of now."""
+        props = self.strategy.propose(int(min(self.batch_size, left)))
+        self.state.block = [(p.decisions, p.genotype.to_text(), p.log_prob) for p in props]
+        self.state.blocks += 1
 
     def _trial_of(self, row: dict) -> _Trial:
         g = parse_genotype(row["genotype"])
@@ -243,10 +246,7 @@ class _Run:
             self.state.s1_seq = r["s1_seq"]
         while any(r["step"] >= self.state.blocks for r in rows):  # blocks drawn, the state not saved since
             before = sum(r["step"] < self.state.blocks for r in rows)  # what left() counted at that draw
-            cap = math.inf if self.budget.max_trials is None else self.budget.max_trials - before
-            props = self.strategy.propose(int(min(self.batch_size, cap)))
-            self.state.block = [(p.decisions, p.genotype.to_text(), p.log_prob) for p in props]
-            self.state.blocks += 1
+            self._draw(math.inf if self.budget.max_trials is None else self.budget.max_trials - before)
         current = self.state.blocks - 1
         used = {r["slot"] for r in rows if r["step"] == current}
         self.free_slots = [i for i in range(len(self.state.block)) if i not in used]

@@ -135,11 +135,6 @@ class TrialStore:
                             (stage1_reward, int(go2), seq, trial_id))
         return seq
 
-    def finished_slots(self, strategy: str, step: int) -> dict[int, sqlite3.Row]:
-        rows = self.db.execute("SELECT * FROM trials WHERE strategy=? AND step=? AND status!='running'",
-                               (strategy, step)).fetchall()
-        return {r["slot"]: r for r in rows}
-
     def rows(self, strategy: Optional[str] = None, status: Optional[Iterable[str]] = None) -> list[dict]:
         q, args = "SELECT * FROM trials WHERE 1=1", []
         if strategy:
