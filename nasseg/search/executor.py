@@ -88,8 +88,9 @@ class RayExecutor:
                               "(or set search.executor: local).") from None
         self.ray = ray
         if not ray.is_initialized():
-            kw = {"address": cfg.address} if cfg.address else {"num_cpus": cfg.workers * cfg.num_cpus,
-                                                                "include_dashboard": False}
+            # no address: a fresh local instance ("local"), never a cluster some other run started here
+            kw = {"address": cfg.address} if cfg.address else {"address": "local", "include_dashboard": False,
+                                                                "num_cpus": cfg.workers * cfg.num_cpus}
             ray.init(ignore_reinit_error=True, log_to_driver=False, **kw)
         if cfg.num_gpus > 0 and ray.cluster_resources().get("GPU", 0) < cfg.num_gpus:
             from ..errors import ConfigError
