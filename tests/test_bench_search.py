@@ -24,14 +24,17 @@ def test_probed_trainer_notes_each_stage_and_the_process_memory(tmp_path):
 
 def test_summary_ratios():
     proc = lambda mb: [{"private_mb": mb, "peak_rss_mb": mb + 100}]  # noqa: E731
-    results = [{"config": "ray1", "shared_cache": True, "trials_per_hour": 100.0, "processes": proc(500)},
-               {"config": "ray2", "shared_cache": True, "trials_per_hour": 190.0, "processes": proc(500)},
+    results = [{"config": "ray1", "shared_cache": True, "trials_per_hour": 100.0, "processes": proc(500),
+                "trial_s_mean": 10.0, "idle_share": 0.0},
+               {"config": "ray2", "shared_cache": True, "trials_per_hour": 190.0, "processes": proc(500),
+                "trial_s_mean": 10.0, "idle_share": 0.05},
                # a memory run of the same configuration must not stand in for the throughput run
                {"config": "ray2", "shared_cache": True, "cache_factor": 1, "trials_per_hour": 5, "processes": proc(300)},
                {"config": "ray2", "shared_cache": True, "cache_factor": 2, "trials_per_hour": 1, "processes": proc(300)},
                {"config": "ray2", "shared_cache": False, "cache_factor": 2, "trials_per_hour": 1, "processes": proc(600)}]
     s = summarise(results)
     assert s["ray2_over_ray1"] == 1.9 and s["private_shared_over_copied_x2"] == 0.5
+    assert s["ray2_busy_share"] == 0.95 and s["ray2_trial_speed"] == 1.0  # 2 x 0.95 x 1.0 = 1.9
 
 
 def test_bad_options_are_one_clear_line(tmp_path):
@@ -39,3 +42,27 @@ def test_bad_options_are_one_clear_line(tmp_path):
     assert done.returncode == 2 and "gpu9" in done.stdout + done.stderr
     done = run_cli(["bench-search", "--cache-factors", "1,x"], tmp_path)
     assert done.returncode == 2 and "--cache-factors" in done.stdout + done.stderr
+
+
+def test_cpu_shares_count_a_busy_process_as_the_trials_and_this_one_as_the_driver():
+    import subprocess
+    import sys
+    import time
+
+    from nasseg.search.bench import cpu_seconds, cpu_shares
+
+    busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        before, t = cpu_seconds(), time.perf_counter()
+        end = time.perf_counter() + 1.0
+        while time.perf_counter() < end:  # the driver spins too
+            pass
+        after = cpu_seconds()
+        shares = cpu_shares(before, after, {busy.pid}, time.perf_counter() - t)
+    finally:
+        busy.kill()
+        busy.wait()
+    cores = __import__("os").cpu_count()
+    assert set(shares) == {"trials", "driver", "ray_daemons", "other"}
+    # each process had up to one core of the machine's `cores` for the whole span
+    assert 0.3 / cores < shares["trials"] <= 1.05 / cores and 0.3 / cores < shares["driver"] <= 1.05 / cores

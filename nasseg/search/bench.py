@@ -68,6 +68,34 @@ class ProbedTrainer:
         return out
 
 
+def cpu_seconds() -> dict:
+    """CPU seconds (user + system) used so far by every process on this machine, by pid, with
+    its command line; empty where /proc is absent."""
+    tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    out = {}
+    for d in Path("/proc").glob("[0-9]*"):
+        try:
+            fields = (d / "stat").read_text().rsplit(")", 1)[1].split()
+            cmd = (d / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except (OSError, IndexError):
+            continue  # a process that ended meanwhile
+        out[int(d.name)] = ((int(fields[11]) + int(fields[12])) / tick, cmd)
+    return out
+
+
+def cpu_shares(before: dict, after: dict, trial_pids: set, span: float) -> dict:
+    """Where the machine's cores went between two ``cpu_seconds`` snapshots, as shares of
+    (cores x span): the trials' processes, this driver, Ray's own daemons, everything else."""
+    me, cores = os.getpid(), os.cpu_count() or 1
+    used = {"trials": 0.0, "driver": 0.0, "ray_daemons": 0.0, "other": 0.0}
+    for pid, (sec, cmd) in after.items():
+        sec -= before.get(pid, (0.0, ""))[0] if before.get(pid, (0.0, cmd))[1] == cmd else 0.0
+        kind = ("trials" if pid in trial_pids else "driver" if pid == me
+                else "ray_daemons" if "ray" in cmd.lower() else "other")
+        used[kind] += max(0.0, sec)
+    return {k: round(v / (cores * span), 3) for k, v in used.items()} if span > 0 else {}
+
+
 def _executor(kind: str, shared: bool):
     if kind == "local":
         return LocalExecutor(), None
@@ -89,12 +117,14 @@ def run_config(p, params_path: str, kind: str, archs: int, *, shared: bool = Tru
         trainer = ProbedTrainer(make_trainer(pp, params_path, "cells", runtime, executor), str(scratch / "mem.jsonl"))
         store = TrialStore(scratch / "t.db")
         never_stop = EarlyTermination(TerminationParams(p0=1.0, decay=1.0, p_min=1.0), seed)
+        cpu0 = cpu_seconds()
         run_search(RandomStrategy(seed=seed), trainer, store, scratch / "s.pt", budget=Budget(max_trials=archs),
                    batch_size=p.search.batch_size, termination=never_stop, executor=executor, seed=seed,
                    log=lambda s: None)
         rows = store.rows("random")
         store.close()
         idle = executor.idle_share() if hasattr(executor, "idle_share") else None
+        cpu1 = cpu_seconds()
     finally:
         if ray_params is not None:
             executor.ray.shutdown()
@@ -108,9 +138,18 @@ def run_config(p, params_path: str, kind: str, archs: int, *, shared: bool = Tru
             if k != "pid":
                 worst[k] = max(worst.get(k, 0.0), v)
     shutil.rmtree(scratch, ignore_errors=True)
+    took = [r["finished"] - r["started"] for r in rows]
+    # worker-seconds idle at the end, when no trial was left to start: each of the other slots
+    # from its last trial's end to the run's end
+    ends = sorted((r["finished"] for r in rows), reverse=True)
+    slots = getattr(executor, "slots", 1)
+    tail = sum(ends[0] - e for e in ends[1:slots])
     out = {"config": kind, "shared_cache": shared if ray_params else None, "trials": len(rows),
            "failed": sum(r["status"] == "failed" for r in rows), "span_s": round(span, 1), "wall_s": round(wall, 1),
            "trials_per_hour": round(3600 * len(rows) / span, 1), "idle_share": None if idle is None else round(idle, 3),
+           "trial_s_mean": round(sum(took) / len(took), 1),
+           "tail_share": round(tail / (slots * span), 3) if span > 0 else None,
+           "cpu_share": cpu_shares(cpu0, cpu1, set(mem) - {os.getpid()} if ray_params else set(mem), span),
            "processes": list(mem.values()),
            "rewards": [r["reward"] for r in rows]}
     log(f"{kind}{'' if ray_params is None else (' shared' if shared else ' copied')}: {len(rows)} trials in "
@@ -118,9 +157,12 @@ def run_config(p, params_path: str, kind: str, archs: int, *, shared: bool = Tru
     return out
 
 
-def bigger_cache(p, factor: int, where: Path, log=print):
+def bigger_cache(p, params_path: str, factor: int, where: Path, log=print):
     """Params whose feature cache holds ``factor`` x ``precompute.n`` training samples, written
-    under ``where`` (precomputed once; meta-val's cache does not depend on n and is linked)."""
+    under ``where`` (precomputed once; meta-val's cache does not depend on n and is linked), and
+    a params file saying so (Ray workers rebuild their context from a file): (params, its path)."""
+    import yaml
+
     from ..cache.precompute import precompute
 
     out = where / f"cache_x{factor}"
@@ -133,7 +175,11 @@ def bigger_cache(p, factor: int, where: Path, log=print):
     val = out / "val.h5"
     if not val.exists():
         os.symlink(Path(p.precompute.out).resolve() / "val.h5", val)
-    return pp
+    raw = yaml.safe_load(Path(params_path).read_text())
+    raw["precompute"].update(n=pc.n, out=str(out))
+    path = where / f"params_x{factor}.yaml"
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    return pp, str(path)
 
 
 def summarise(results: list[dict]) -> dict:
@@ -145,6 +191,13 @@ def summarise(results: list[dict]) -> dict:
     one, two = by.get(("ray1", True, None)), by.get(("ray2", True, None))
     if one and two:
         out["ray2_over_ray1"] = round(two["trials_per_hour"] / one["trials_per_hour"], 2)
+        # the ratio's two parts: 2 x (share of time both workers were busy) x (one trial's speed
+        # with the machine to itself / with two trials at once)
+        if one.get("trial_s_mean") and two.get("trial_s_mean") and two.get("idle_share") is not None:
+            out["ray2_busy_share"] = round(1 - two["idle_share"], 3)
+            out["ray2_trial_speed"] = round(one["trial_s_mean"] / two["trial_s_mean"], 3)
+            if two.get("tail_share") is not None:  # of the idle time, the end's: no trial left to start
+                out["ray2_tail_share"] = two["tail_share"]
     for (kind, shared, factor), r in by.items():
         if kind.startswith("ray") and shared is False and factor is not None and (kind, True, factor) in by:
             priv = lambda x: max(q.get("private_mb", 0) for q in x["processes"])  # noqa: E731
@@ -157,4 +210,5 @@ def cache_mb(p) -> Optional[float]:
     return round(path.stat().st_size / 2**20, 1) if path.is_file() else None
 
 
-__all__ = ["ProbedTrainer", "bigger_cache", "cache_mb", "memory_now", "run_config", "summarise"]
+__all__ = ["ProbedTrainer", "bigger_cache", "cache_mb", "cpu_seconds", "cpu_shares", "memory_now", "run_config",
+           "summarise"]

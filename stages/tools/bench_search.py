@@ -46,9 +46,9 @@ def main(
     say = lambda s: console.print(s, highlight=False)  # noqa: E731
     results = [run_config(p, str(params), k, archs, log=say) for k in kinds]
     for f in factors:
-        pf = p if f == 1 else bigger_cache(p, f, scratch, log=say)
+        pf, path = (p, str(params)) if f == 1 else bigger_cache(p, str(params), f, scratch, log=say)
         for shared in (True, False):
-            r = run_config(pf, str(params), "ray2", memory_archs, shared=shared, log=say)
+            r = run_config(pf, path, "ray2", memory_archs, shared=shared, log=say)
             results.append({**r, "cache_factor": f, "cache_mb": cache_mb(pf)})
     summary = summarise(results)
     write_json({"archs": archs, "memory_archs": memory_archs, "cpu_count": __import__("os").cpu_count(),
