@@ -34,6 +34,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from .errors import ConfigError
 from .models.zoo import build_model, count_params, list_archs, strip_aux
 from .runtime import Runtime
+from .seeding import seeded
 
 VARIANTS = ("eager", "inference_mode", "channels_last", "compile", "onnxruntime")
 CPU_ONLY = ("onnxruntime",)
@@ -154,8 +155,8 @@ def benchmark_model(name: str, *, size=512, runs: int = 100, warmup: int = 5,
     # 10-100x slower (seen here: Light-Weight RefineNet's residual pooling chain); trained
     # weights do not. Flushing them to zero measures the architecture, not the accident.
     torch.set_flush_denormal(True)
-    torch.manual_seed(0)
-    model = strip_aux(build_model(name, num_classes=num_classes)).eval()
+    with seeded(0):  # the random weights of today's tables, in any process (nasseg.seeding)
+        model = strip_aux(build_model(name, num_classes=num_classes)).eval()
     params = count_params(model)
     madds, out_hw = count_madds(model, size)
     runtime = Runtime.of(None, device=device, precision=precision, workers=0)

@@ -18,6 +18,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from nasseg.errors import NassegError
+from nasseg.outputs import file_error
 from nasseg.progress import console
 
 ABOUT = ("Fast NAS of compact semantic segmentation models via auxiliary cells (CVPR 2019), as a DVC pipeline. "
@@ -29,7 +30,8 @@ TOOLS = "Tools"
 
 # command -> (group, "module:attribute", one line of help). The attribute is a typer.Typer or a function.
 COMMANDS: dict[str, tuple[str, str, str]] = {
-    "prepare": (STAGES, "stages.prepare:main", "VOC/SBD/COCO-format sets on disk and the list files"),
+    "prepare-scan": (STAGES, "stages.prepare_scan:main", "the manifest of the real dataset files (reruns prepare on a change)"),
+    "prepare": (STAGES, "stages.prepare:main", "VOC/SBD/COCO-format sets on disk, masks decoded once, the index"),
     "prepare-transfer": (STAGES, "stages.prepare_transfer:main", "COCO keypoints, MPII and NYUv2 for the transfer stage"),
     "prepare-street": (STAGES, "stages.prepare_street:main", "CamVid and Cityscapes for the WACV system"),
     "pretrain": (STAGES, "stages.pretrain:main", "the MobileNet-v2 encoder, trained for segmentation or imported"),
@@ -51,10 +53,15 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "evaluate": (TOOLS, "stages.tools.evaluate:main", "score a checkpoint on a split, per-class IoU"),
     "predict": (TOOLS, "stages.tools.predict:main", "masks, depth maps or skeletons for one's own images"),
     "export": (TOOLS, "stages.tools.export:main", "ONNX and TorchScript files, checked against eager PyTorch"),
+    "import-weights": (TOOLS, "stages.tools.import_weights:main", "a weights file made elsewhere (torchvision, the "
+                       "authors' RefineNet) as a nasseg checkpoint"),
     "gpu-check": (TOOLS, "stages.tools.gpu_check:main", "every computing stage for a few steps on the GPU (fp16, bf16)"),
     "bench-cache": (TOOLS, "stages.tools.bench_cache:main", "what the feature cache buys, measured side by side"),
     "bench-search": (TOOLS, "stages.tools.bench_search:main", "trials/hour of the search's executors, memory per worker"),
     "bench-input": (TOOLS, "stages.tools.bench_input:main", "images/s of the training input pipeline alone, 0/1/2 workers"),
+    "bench-prepare": (TOOLS, "stages.tools.bench_prepare:main", "prepare on a 10k real-format set; loader img/s before vs after"),
+    "plan": (TOOLS, "stages.tools.plan:main", "cost a run before starting it: work, time, disk, memory per stage"),
+    "profile": (TOOLS, "stages.tools.profile:app", "named params for a whole run (paper, wacv, tiny): profile list | diff | use"),
 }
 
 
@@ -135,6 +142,12 @@ def entry(argv: list[str] | None = None) -> None:
         run(sys.argv[1:] if argv is None else list(argv))
     except NassegError as err:
         console.print(f"[bold red]error:[/] {escape(str(err))}", highlight=False, soft_wrap=True)
+        sys.exit(2)
+    except OSError as err:  # a write the file system refused, wherever it was: one line (nasseg.outputs.writing)
+        mapped = file_error(err)
+        if mapped is None:
+            raise
+        console.print(f"[bold red]error:[/] {escape(str(mapped))}", highlight=False, soft_wrap=True)
         sys.exit(2)
 
 

@@ -25,6 +25,10 @@ def main(
     out: Optional[Path] = typer.Option(None, help="override search.out (e.g. a scratch folder for timing runs)"),
     system: str = typer.Option("cells", "--system", help="cells: the CVPR 2019 system (top-level sections); wacv: "
                                "the WACV 2020 template system (the `wacv` section's data, precompute and search)."),
+    retry_failed: bool = typer.Option(False, "--retry-failed", help="run the failed trials again (same architecture, "
+                                      "step and seed; finished trials kept, the budget not used again), e.g. after "
+                                      "fixing what made them fail. Trials whose error was the inputs' or the "
+                                      "machine's are run again without it."),
     device: Optional[str] = DEVICE,
     precision: Optional[str] = PRECISION,
 ) -> None:
@@ -56,7 +60,7 @@ def main(
     with progress_bars() as task:
         tick = task(f"search {strategy}", total) if total else None
         m = run_strategy(p, str(params), strategy, system=system, runtime=runtime, on_trial=(lambda _r: tick()) if tick else None,
-                         log=log)
+                         retry_failed=retry_failed, log=log)
     rows = [[k, f"{v:.4f}" if isinstance(v, float) else v] for k, v in m.items()]
     console.print(table(f"search: {strategy}", ["", "value"], rows))
 

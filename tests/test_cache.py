@@ -163,3 +163,27 @@ def test_precompute_in_bf16_writes_a_valid_cache_a_reader_takes(tmp_path, monkey
             for b in c.batches(4, shuffle=False):
                 assert all(torch.isfinite(v).all() for k, v in b.items() if k != "labels")
     assert "precision" not in pc.cache_fingerprint(p, "train", "fp32")  # fp32 caches keep their fingerprints
+
+
+@pytest.mark.parametrize("in_memory", [True, False])
+def test_bytes_flipped_inside_a_chunk_are_caught_naming_the_dataset_and_chunk(tmp_path, in_memory):
+    path = write_cache(tmp_path / "c.h5", SPEC, _batches(), FP)
+    with h5py.File(path, "r") as f:  # where chunk 3 (samples 24-31) of tap0 lies in the file
+        ds = f["tap0"]
+        info = ds.id.get_chunk_info_by_coord((24, 0, 0, 0))
+    assert FeatureCache(path).checksummed
+    raw = bytearray(path.read_bytes())
+    raw[info.byte_offset + info.size // 2] ^= 0xFF
+    path.write_bytes(bytes(raw))
+    with pytest.raises(NassegError, match=r"c\.h5: dataset 'tap0', chunk 3 \(samples 24-31\) is corrupt"):
+        cache = FeatureCache(path, in_memory=in_memory)
+        for _ in cache.batches(8):
+            pass
+
+
+def test_a_truncated_cache_is_a_clear_error_not_a_traceback(tmp_path):
+    path = write_cache(tmp_path / "c.h5", SPEC, _batches(), FP)
+    raw = path.read_bytes()
+    path.write_bytes(raw[: int(len(raw) * 0.6)])
+    with pytest.raises(NassegError, match=r"c\.h5: .*(corrupt|not a readable HDF5)"):
+        FeatureCache(path, in_memory=True)

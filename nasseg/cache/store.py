@@ -13,7 +13,8 @@ dataset        shape                 dtype    what
 Every dataset is chunked by ``chunk`` samples so that a chunk is one contiguous read.
 The file's attribute ``fingerprint`` (JSON) records what made it: encoder and teacher
 weight hashes, the list file's hash, transform params, N, seed (and the autocast precision
-when not fp32); a reader given the run's expected fingerprint refuses a file that differs in
+when not fp32); every chunk carries HDF5's Fletcher-32 checksum, verified as it is read (a
+mismatch names the file, dataset and chunk); a reader given the run's expected fingerprint refuses a file that differs in
 anything but the precision, which records how the features were computed, not what they are. Files are written to ``<name>.tmp`` and
 renamed when complete, so an interrupted run never leaves a cache that looks whole.
 """
@@ -67,7 +68,7 @@ def write_cache(path: Path, spec: CacheSpec, batches: Iterator[dict], fingerprin
     try:
         with h5py.File(tmp, "w") as f:
             dsets = {name: f.create_dataset(name, shape=(spec.n, *shape), dtype=dtype, chunks=(chunk, *shape),
-                                            compression=spec.compression)
+                                            compression=spec.compression, fletcher32=True)  # a checksum per chunk
                      for name, (shape, dtype) in shapes.items()}
             filled = 0
             for batch in batches:
@@ -128,12 +129,35 @@ class FeatureCache:
         self.chunk = int(self._f.attrs["chunk"])
         self.names = [n for n in (*TAPS, "labels", "teacher") if n in self._f]
         self.window = window
-        self._ram = {n: self._f[n][()] for n in self.names} if in_memory else None
+        self.checksummed = all(self._f[n].fletcher32 for n in self.names)
+        self._ram = {n: self._load(n) for n in self.names} if in_memory else None
+
+    def _load(self, name: str, sel=np.s_[()], out: Optional[np.ndarray] = None, dest=None):
+        """Read ``name[sel]`` (into ``out[dest]`` when given). HDF5 verifies each chunk's
+        Fletcher-32 checksum as it reads; a failed read (a checksum mismatch, a truncated file)
+        is a NassegError naming the file, the dataset and the first bad chunk."""
+        try:
+            if out is None:
+                return self._f[name][sel]
+            self._f[name].read_direct(out, sel, dest)
+            return out
+        except OSError as err:
+            ds, bad = self._f[name], None
+            for i in range(0, ds.shape[0], self.chunk):
+                try:
+                    ds[i:i + self.chunk]
+                except OSError:
+                    bad = i
+                    break
+            where = (f"chunk {bad // self.chunk} (samples {bad}-{min(ds.shape[0], bad + self.chunk) - 1})"
+                     if bad is not None else "a read")
+            raise NassegError(f"{self.path}: dataset '{name}', {where} is corrupt ({str(err).strip()}). "
+                              "Delete the file and rerun `nasseg precompute`.") from None
 
     def export(self) -> dict:
         """The whole cache as arrays plus what a reader needs (for :meth:`from_arrays`): what the
         search puts once into Ray's object store, so every trial on a node shares one copy."""
-        arrays = self._ram if self._ram is not None else {n: self._f[n][()] for n in self.names}
+        arrays = self._ram if self._ram is not None else {n: self._load(n) for n in self.names}
         return {"arrays": arrays, "fingerprint": self.fingerprint, "n": self.n, "chunk": self.chunk,
                 "path": str(self.path)}
 
@@ -179,8 +203,9 @@ class FeatureCache:
         return out
 
     def _read(self, start: int, stop: int) -> dict:
-        src = self._ram if self._ram is not None else self._f
-        return {n: src[n][start:stop] for n in self.names}
+        if self._ram is not None:
+            return {n: self._ram[n][start:stop] for n in self.names}
+        return {n: self._load(n, np.s_[start:stop]) for n in self.names}
 
     def batches(self, batch_size: int, *, shuffle: bool = True, rng: Optional[np.random.Generator] = None,
                 drop_last: bool = False) -> Iterator[dict]:
@@ -204,7 +229,7 @@ class FeatureCache:
         for k in order:
             start, stop = int(k) * block, min(self.n, (int(k) + 1) * block)
             for n in self.names:  # straight into reused buffers: no allocation, one copy
-                self._f[n].read_direct(bufs[n], np.s_[start:stop], np.s_[0:stop - start])
+                self._load(n, np.s_[start:stop], bufs[n], np.s_[0:stop - start])
             data = {n: bufs[n][:stop - start] for n in self.names}
             if carry is not None:
                 data = {n: np.concatenate([carry[n], data[n]]) for n in self.names}

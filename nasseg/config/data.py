@@ -3,7 +3,7 @@ on disk), their meta-train / meta-val split and the training augmentation."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import Literal, Optional
 
 from pydantic import Field, StrictBool, StrictInt, field_validator, model_validator
 
@@ -71,6 +71,12 @@ class AugmentParams(Section):
 class DataParams(Section):
     root: Path = Path("data")
     num_classes: StrictInt = Field(default=21, ge=2)
+    # where prepare writes the decoded masks (SBD .mat, COCO polygons/RLE -> PNG), index.json (what
+    # every loop opens) and manifest.json (the real source files it read); null: <root>/prepared
+    prepared: Optional[Path] = None
+    # how the manifest fingerprints each real source file: "stat" (size + mtime, a stat call per file)
+    # or "sha1" (the content: reads every byte, each time the scan runs)
+    fingerprint: Literal["stat", "sha1"] = "stat"
     embedded: EmbeddedParams = EmbeddedParams()
     sources: SourcesParams = SourcesParams()
     split: SplitParams = SplitParams()

@@ -101,18 +101,25 @@ def apply_overrides(base: dict, over: dict) -> dict:
     return out
 
 
-def load_params(path: str | Path = "params.yaml") -> Params:
-    """Read and validate ``params.yaml``; every problem is reported with its dotted key."""
+def read_params_yaml(path: str | Path, what: str = "params file",
+                     hint: str = " Run from the project root or pass --params PATH.") -> dict:
+    """A params-like YAML file (params.yaml, a profile) as a dict, unvalidated; a missing file,
+    bad YAML or a top level that is no mapping is one ConfigError naming the file."""
     path = Path(path)
     if not path.is_file():
-        raise ConfigError(f"{path}: params file not found. Run from the project root or pass --params PATH.")
+        raise ConfigError(f"{path}: {what} not found.{hint}")
     try:
         raw = yaml.safe_load(path.read_text())
     except yaml.YAMLError as err:
         raise ConfigError(f"{path}: not valid YAML ({err}).") from None
     if raw is not None and not isinstance(raw, dict):
         raise ConfigError(f"{path}: the top level must be a mapping of sections, got {type(raw).__name__}.")
-    return parse_params(raw, str(path))
+    return raw or {}
+
+
+def load_params(path: str | Path = "params.yaml") -> Params:
+    """Read and validate ``params.yaml``; every problem is reported with its dotted key."""
+    return parse_params(read_params_yaml(path), str(path))
 
 
 def params_sha1(p: Params, *sections: str) -> str:

@@ -84,7 +84,12 @@ class HardwareParams(Section):
 
 
 class SearchParams(Section):
+    later_keys = ("cell_positions",)
+
     search_space: Literal["cells", "templates"] = "cells"  # CVPR 2019 cells or WACV 2020 templates (nasseg.spaces)
+    # input positions the controller offers cell layers 1-3: nasseg 2/5/8 (every node, as the paper
+    # and the published arch1), authors 1/4/7 (the authors' refactored controller; docs/profiles.md)
+    cell_positions: Literal["nasseg", "authors"] = "nasseg"
     max_trials: Optional[StrictInt] = Field(default=60, ge=1)
     max_seconds: Optional[float] = Field(default=None, gt=0)
     batch_size: StrictInt = Field(default=4, ge=1)  # architectures per controller update
@@ -107,4 +112,7 @@ class SearchParams(Section):
     def _aux_exists(self):
         if self.search_space == "templates" and self.aux == "cell":
             raise ValueError("aux 'cell' exists only in the cells space; the templates space has aux 'none' or 'clf'")
+        if self.search_space == "templates" and self.cell_positions != "nasseg":
+            raise ValueError("cell_positions applies to the cells space only; leave it at 'nasseg' (or out) for "
+                             "the templates space")
         return self

@@ -97,19 +97,27 @@ def _complete(root: Path, n: int) -> bool:
     return p["coco"][1].is_file() and all(len(list(d.glob(g))) == n for d, g in counts)
 
 
+def reusable(manifest: Path, want: dict, complete: Callable[[], bool]) -> Optional[dict]:
+    """A rendered bench set's manifest, marked ``reused``, when it was made with the ``want``
+    settings and its files are all there (``complete()``); else None (render it again)."""
+    if not manifest.is_file():
+        return None
+    try:
+        old = json.loads(manifest.read_text())
+    except json.JSONDecodeError:
+        return None
+    return {**old, "reused": True} if old.get("settings") == want and complete() else None
+
+
 def render_set(root: Path, spec: BenchSet, log: Callable[[str], None] = print) -> dict:
     """The bench set under ``root``, rendered unless the manifest says the same set is there.
     Returns the manifest (``reused``: whether it was already there)."""
     root = Path(root)
     want = {"version": SET_VERSION, **asdict(spec)}
     manifest = root / MANIFEST
-    if manifest.is_file():
-        try:
-            old = json.loads(manifest.read_text())
-        except json.JSONDecodeError:
-            old = {}
-        if old.get("settings") == want and _complete(root, spec.images):
-            return {**old, "reused": True}
+    old = reusable(manifest, want, lambda: _complete(root, spec.images))
+    if old is not None:
+        return old
     manifest.unlink(missing_ok=True)
     for sub in ("VOCdevkit", "benchmark_RELEASE", "coco"):  # only what this module writes
         shutil.rmtree(root / sub, ignore_errors=True)

@@ -46,11 +46,17 @@ class SegmentationDataset(Dataset):
         num_classes: int = 21,
         skip_bad: bool = False,
         source: str = "",
+        check_files: bool = True,
     ):
         self.transforms = transforms
         self.num_classes = num_classes
         self.source = source or type(self).__name__
         kept, self.skipped = [], []
+        if not check_files:  # files a prepare run has read and indexed; a missing one fails when read, by name
+            if not len(samples):
+                raise DataError(f"{self.source}: no samples. Run `nasseg prepare` again.")
+            self.samples = samples
+            return
         for s in samples:
             missing = [p for p in (s.image, s.mask) if isinstance(p, Path) and not p.is_file()]
             if missing:
@@ -277,3 +283,39 @@ def verify_dataset(dataset: SegmentationDataset, *, skip_bad: bool = False, prog
     dataset.samples = good
     dataset.skipped = bad
     return bad
+
+
+class _IndexedSamples(Sequence):
+    """The samples of an :class:`IndexedSegmentation`, built on access from the index rows."""
+
+    def __init__(self, rows: Sequence[Sequence], roots: Sequence[Path]):
+        self.rows, self.roots = rows, roots
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self[k] for k in range(*i.indices(len(self)))]
+        r = self.rows[i]
+        return Sample(r[0], self.roots[r[1]] / r[2], self.roots[r[3]] / r[4])
+
+
+class IndexedSegmentation(SegmentationDataset):
+    """A set as ``nasseg prepare`` indexed it (:func:`nasseg.data.catalog.open_set`): rows
+    ``[id, image folder, image name, mask folder, mask name, height, width]`` (folders are
+    indices into ``roots``), masks as class-index PNGs: VOC's own, or the ones prepare decoded
+    from SBD ``.mat`` files and COCO polygons / RLE. Nothing is checked when the set is built
+    (prepare read every file); a file missing since then fails when read, with its name."""
+
+    def __init__(self, rows: Sequence[Sequence], roots: Sequence[Path], transforms=None, *, num_classes: int = 21,
+                 source: str = ""):
+        super().__init__(_IndexedSamples(rows, [Path(r) for r in roots]), transforms=transforms,
+                         num_classes=num_classes, source=source or "prepared index", check_files=False)
+
+    @property
+    def sizes(self) -> list[tuple[int, int]]:
+        """(height, width) of every image, as prepare read it."""
+        if not isinstance(self.samples, _IndexedSamples):  # verify_dataset replaced them by a filtered list
+            raise DataError(f"{self.source}: image sizes are known for the set as indexed only.")
+        return [(int(r[5]), int(r[6])) for r in self.samples.rows]

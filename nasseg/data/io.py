@@ -41,7 +41,8 @@ def _read_png_mask(path: Path) -> np.ndarray:
             if im.mode not in ("P", "L", "I", "I;16"):
                 raise DataError(
                     f"{path}: mask has mode {im.mode}; expected a single-channel class-index PNG "
-                    "(palette 'P' as in VOC, or grey 'L'). Colour-coded masks must be converted to indices first."
+                    "(palette 'P' as in VOC, or grey 'L'). Colour-coded masks must be converted to indices first, "
+                    "or pass --skip-bad to drop it."
                 )
             return np.asarray(im).astype(np.int64)
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
@@ -58,7 +59,7 @@ def _read_sbd_mat(path: Path) -> np.ndarray:
     if "GTcls" not in mat or not hasattr(mat["GTcls"], "Segmentation"):
         raise DataError(
             f"{path}: no GTcls.Segmentation field; expected an SBD 'cls/*.mat' file "
-            "(instance files 'inst/*.mat' hold GTinst instead)."
+            "(instance files 'inst/*.mat' hold GTinst instead). Pass --skip-bad to drop it."
         )
     return np.asarray(mat["GTcls"].Segmentation).astype(np.int64)
 

@@ -6,7 +6,9 @@ interrupted stage resumes there) and, when finished, ``result.json``. A run whos
 ``result.json`` was written with the same identity (genotype, aux variant, width, repeats,
 schedule, encoder weights, data params, and the precision / accumulation when not fp32 / 1)
 is not trained again. Under ``torchrun`` every rank trains its share; only the main process
-writes.
+writes. A run's model is built under :func:`~nasseg.seeding.seeded` from the schedule's seed
+and the run's genotype, variant, width and repeats, so its initial weights (hence its result)
+are the same in any process, whatever ran before it there.
 
 An out-of-memory during one run's training (``torch.cuda.OutOfMemoryError``, or a
 RuntimeError saying "out of memory" as CPU allocators and older torch raise) does not stop
@@ -33,6 +35,7 @@ from ..errors import NassegError
 from ..models import build_model
 from ..outputs import write_json
 from ..runtime import CPU_FP32, Runtime
+from ..seeding import seeded
 from ..spaces import parse_genotype
 from ..training.distributed import Dist
 from ..training.engine import schedule_signature, train_schedule
@@ -122,7 +125,10 @@ def train_arch(p: Params, genotype: str, *, variant: str, width: int, repeats: i
         # a failed run (status "failed", e.g. out of memory) is not finished: train it again
         if old.get("identity") == identity and not failed(old):
             return old, None
-    model = build_arch(p, genotype, width=width, repeats=repeats, aux=variant)
+    # the initial weights are a function of the run (schedule seed, genotype, variant, size), whatever the
+    # process built before: a resumed stage that skips finished runs starts the next one from the same weights
+    with seeded(schedule.seed, "train_arch", identity["genotype"], variant, width, repeats):
+        model = build_arch(p, genotype, width=width, repeats=repeats, aux=variant)
     augment = SegmentationTransform.train(p.data.augment)
     val_set = open_set(schedule.val_set, p.data, SegmentationTransform.eval())
     res, oom = train_or_record_oom(

@@ -48,13 +48,23 @@ class LWRefineNetDecoder(nn.Module):
     TAPS = (3, 6, 10, 13, 16, 17)
     MBV2_GROUPS = ((5, 4), (3, 2), (1,), (0,))
 
-    def __init__(self, in_channels, num_classes: int = 21, width: int = 256, groups=MBV2_GROUPS):
+    def __init__(self, in_channels, num_classes: int = 21, width: int = 256, groups=MBV2_GROUPS, *,
+                 top_width: int | None = None, lateral_adapt: bool = False, align_corners: bool = False):
+        """``top_width``, ``lateral_adapt`` and ``align_corners`` give the layout of the authors'
+        ResNet Light-Weight RefineNet (``rf_lw50/101/152``: the coarsest group at 512 channels,
+        a second 1x1 conv on each finer group's lateral, ``align_corners=True`` upsampling), so
+        that their checkpoints load exactly (:mod:`nasseg.models.importers`). The defaults are
+        this project's decoder."""
         super().__init__()
         self.groups = tuple(tuple(g) for g in groups)
-        self.reduce = nn.ModuleList(conv1x1(c, width) for c in in_channels)
-        self.crp = nn.ModuleList(CRP(width) for _ in self.groups)
-        self.adapt = nn.ModuleList(conv1x1(width, width) for _ in self.groups[:-1])
-        self.classifier = nn.Conv2d(width, num_classes, 3, padding=1, bias=True)
+        top = top_width or width
+        self.top_width, self.align_corners = top, align_corners
+        self.reduce = nn.ModuleList(conv1x1(c, top if i in self.groups[0] else width)
+                                    for i, c in enumerate(in_channels))
+        self.crp = nn.ModuleList(CRP(top if i == 0 else width) for i in range(len(self.groups)))
+        self.adapt = nn.ModuleList(conv1x1(top if i == 0 else width, width) for i in range(len(self.groups) - 1))
+        self.lateral = nn.ModuleList(conv1x1(width, width) for _ in self.groups[1:]) if lateral_adapt else None
+        self.classifier = nn.Conv2d(top if len(self.groups) == 1 else width, num_classes, 3, padding=1, bias=True)
 
     def forward(self, feats, return_aux: bool = False):
         x = None
@@ -63,7 +73,9 @@ class LWRefineNetDecoder(nn.Module):
             for j in group[1:]:
                 s = s + self.reduce[j](feats[j])
             if x is not None:
-                s = s + F.interpolate(x, size=s.shape[2:], mode="bilinear", align_corners=False)
+                if self.lateral is not None:
+                    s = self.lateral[i - 1](s)
+                s = s + F.interpolate(x, size=s.shape[2:], mode="bilinear", align_corners=self.align_corners)
             x = self.crp[i](F.relu(s))
             if i < len(self.groups) - 1:
                 x = self.adapt[i](x)

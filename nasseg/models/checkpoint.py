@@ -62,6 +62,9 @@ def load_checkpoint(path: str | Path) -> tuple[torch.nn.Module, dict]:
                           "only checkpoints of `nasseg train` and `nasseg teacher` rebuild themselves.")
     model = build_from_arch(arch)
     state = ck["model"]
+    from .importers import use_decoder_layout  # the authors' RefineNet decoder layout, when imported
+
+    use_decoder_layout(model, state)
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as err:

@@ -51,7 +51,9 @@ def _shorten(keys, n=5) -> str:
 def load_encoder_weights(encoder: MobileNetV2Encoder, path: str | Path) -> str:
     """Load a torchvision MobileNet-v2 state dict (``features.N...`` keys; the classifier is
     ignored) or a nasseg checkpoint (``{"encoder": state_dict, ...}``). Keys are checked
-    strictly. Returns the file's sha256 (for fingerprints)."""
+    strictly. Returns the file's sha256 (for fingerprints). Files of other origins (the
+    authors' MobileNet-v2, a whole model) go through :func:`nasseg.models.importers.import_encoder`
+    (the pretrain stage, `nasseg import-weights --kind encoder`)."""
     path = Path(path)
     state, sha = read_state_dict(path, "encoder", "encoder weights file not found. Fix the path in params.yaml, or "
                                  "set it to null to train the encoder with the pretrain stage.")

@@ -13,7 +13,14 @@ from typing import Optional, Sequence
 import torch
 import torch.nn as nn
 
+from ..errors import GenotypeError
 from ..spaces import CELLS, SearchSpace
+
+
+def space_key(space: SearchSpace) -> str:
+    """A space's identity in search states: its name, and for cells any non-default cell positions
+    (``cells/authors``)."""
+    return getattr(space, "key", space.name)
 
 
 @dataclass
@@ -66,6 +73,14 @@ class Controller(nn.Module):
 
     def log_prob(self, decisions: Sequence[Sequence[int]]) -> tuple[torch.Tensor, torch.Tensor]:
         """Differentiable log-probabilities and entropies of given decision sequences."""
-        d = torch.as_tensor([list(x) for x in decisions], dtype=torch.long)
+        rows = [list(x) for x in decisions]
+        for row in rows:  # a decision outside its head (e.g. a state of another space) is the user's to fix
+            bad = [(i, v, n) for i, (v, n) in enumerate(zip(row, self.sizes)) if not 0 <= v < n]
+            if len(row) != len(self.sizes) or bad:
+                where = f"{len(row)} decisions, {len(self.sizes)} expected" if len(row) != len(self.sizes) else \
+                    ", ".join(f"decision {i} = {v} of {n} choices" for i, v, n in bad)
+                raise GenotypeError(f"decisions {row} do not fit the {space_key(self.space)} search space ({where}); "
+                                    "were they sampled with other search.search_space / search.cell_positions?")
+        d = torch.as_tensor(rows, dtype=torch.long)
         _, logp, ent = self._run(d, len(d), None)
         return logp, ent

@@ -12,13 +12,24 @@ from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 from ..config import RayParams
+from ..errors import GenotypeError, NassegError
 
 
 @dataclass
 class Failure:
-    kind: str  # oom | nan | error | worker
+    kind: str  # oom | nan | error | worker: the architecture's; environment: the inputs' or the machine's
     message: str
     traceback: str
+
+
+def is_environmental(err: BaseException) -> bool:
+    """An error of the inputs or the machine, not of the architecture: a user-facing input error
+    (an unreadable, corrupt or foreign cache, missing data, a bad weights file), a file-system
+    error (permissions, disk full, a missing folder), a missing dependency. A malformed genotype
+    is the architecture's."""
+    if isinstance(err, GenotypeError):
+        return False
+    return isinstance(err, (NassegError, OSError, ImportError))
 
 
 def classify(err: BaseException) -> Failure:
@@ -29,6 +40,9 @@ def classify(err: BaseException) -> Failure:
         kind = "nan"
     elif isinstance(err, MemoryError) or "out of memory" in str(err).lower():
         kind = "oom"
+    elif is_environmental(err):
+        kind = "environment"
+        msg = str(err) if isinstance(err, NassegError) else msg  # its message names the thing and the fix
     else:
         kind = "error"
     return Failure(kind, msg, summary)

@@ -31,6 +31,7 @@ from typing import Callable, Optional, Protocol
 import torch
 
 from ..config import HardwareParams
+from ..errors import NassegError
 from ..spaces import parse_genotype
 from .executor import Failure, LocalExecutor
 from .inner import EarlyTermination
@@ -149,11 +150,23 @@ class _Run:
             if self.executor.pending() == 0:
                 break
             (trial_id, stage), out = self.executor.wait()
+            if isinstance(out, Failure) and out.kind == "environment":
+                self._stop_for_environment(trial_id, out)
             self._stage1_done(trial_id, out) if stage == 1 else self._finish(trial_id, self.trials[trial_id].stage1, out)
         if self.buffer:  # the last, smaller batch
             self._update(len(self.buffer))
         self.save()
         return self.state
+
+    def _stop_for_environment(self, trial_id: int, out: Failure) -> None:
+        """An error of the inputs or the machine is no result of the architecture: the trial stays
+        unfinished in the store (a rerun runs it again, as it does the others in flight), the
+        state is saved, and the search stops with the error's own message."""
+        self.save()
+        text = self.trials[trial_id].proposal.genotype.to_text()
+        raise NassegError(f"search stopped at trial {trial_id} ({text}) by an error of the inputs or the machine, "
+                          f"not of the architecture: {out.message} -- nothing was recorded against the "
+                          "architecture; fix the cause and rerun the same command (the unfinished trials run again).")
 
     def _start_next(self) -> None:
         st = self.state

@@ -12,7 +12,7 @@ from ..spaces import get_space
 from .executor import make_executor
 from .inner import EarlyTermination
 from .loop import Budget, run_search
-from .store import TrialStore
+from .store import SearchLock, TrialStore, environmental_failures
 from .strategy import make_strategy
 from .trainer import CacheTrainer
 
@@ -23,14 +23,23 @@ def search_dir(p: Params, strategy: str) -> Path:
 
 def run_strategy(p: Params, params_path: str, strategy_name: str, *, system: str = "cells", trainer=None,
                  runtime: Optional[Runtime] = None, on_trial: Optional[Callable[[dict], None]] = None,
-                 log=print) -> dict:
+                 retry_failed: bool = False, log=print) -> dict:
     """``runtime``: where the trials train (None: params.yaml's ``runtime``); its device is
-    handed to the trainer as text, resolved again in each worker process."""
-    s = p.search
+    handed to the trainer as text, resolved again in each worker process. One search writes an
+    out folder at a time (a lock). ``retry_failed``: run every failed trial again; failed trials
+    whose recorded error is the environment's (an old store's) are run again in any case."""
     runtime = runtime or Runtime.of(p)
     out = search_dir(p, strategy_name)
     out.mkdir(parents=True, exist_ok=True)
+    with SearchLock(out):  # before Ray starts or the cache loads: a second search refuses at once
+        return _locked(p, params_path, out, strategy_name, system, trainer, runtime, on_trial, retry_failed, log)
+
+
+def _locked(p, params_path, out, strategy_name, system, trainer, runtime, on_trial, retry_failed, log) -> dict:
+    s = p.search
     space = get_space(s.search_space)
+    if s.cell_positions != "nasseg":  # the authors' 1/4/7 cell positions (cells only: the config checks)
+        space = space.with_positions(s.cell_positions)
     space.check_aux(s.aux)
     strategy = make_strategy(strategy_name, s.seed, s.ppo, space=space)
     executor = make_executor(s.executor, s.ray)
@@ -38,6 +47,13 @@ def run_strategy(p: Params, params_path: str, strategy_name: str, *, system: str
     _check_same_search(p, out, log, runtime.precision)
     store = TrialStore(out / "trials.db")
     try:
+        rows = store.rows(strategy_name, ("failed",))
+        again = [r["id"] for r in rows] if retry_failed else environmental_failures(rows)
+        if again:
+            store.retry(strategy_name, again)
+            log(f"{len(again)} failed trial(s) will run again ("
+                + ("--retry-failed" if retry_failed else "their errors were the inputs' or the machine's, not the "
+                   "architectures'") + "); finished trials are kept")
         run_search(strategy, trainer, store, out / "state.pt", budget=Budget(s.max_trials, s.max_seconds),
                    batch_size=s.batch_size, executor=executor,
                    termination=EarlyTermination(s.termination, s.seed), hardware=s.hardware, seed=s.seed,

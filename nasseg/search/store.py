@@ -53,6 +53,73 @@ FIELDS = ("stage1_reward", "stage2_reward", "reward", "objective", "ran_stage2",
           "stage1_seconds", "stage2_seconds", "failure", "traceback")
 
 
+class SearchLock:
+    """One search per out folder: ``<folder>/search.lock`` holds the writer's host and pid,
+    created atomically. A second search refuses, naming the folder and the holder; a lock left
+    by a process that is gone (same host) is taken over."""
+
+    def __init__(self, folder: str | Path):
+        self.path = Path(folder) / "search.lock"
+
+    def __enter__(self):
+        import os
+        import socket
+
+        from ..errors import NassegError
+
+        me = {"host": socket.gethostname(), "pid": os.getpid()}
+        for _ in range(2):
+            try:
+                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                try:
+                    held = json.loads(self.path.read_text() or "{}")
+                except (OSError, ValueError):
+                    held = {}
+                if held.get("host") == me["host"] and isinstance(held.get("pid"), int) and not _alive(held["pid"]):
+                    self.path.unlink(missing_ok=True)  # its process is gone: a stale lock
+                    continue
+                raise NassegError(
+                    f"{self.path.parent}: another search is writing here (process {held.get('pid', '?')} on "
+                    f"{held.get('host', '?')}, lock {self.path}). Wait for it to end, or give this one another "
+                    "--out; if that process is surely gone, delete the lock file.") from None
+            with os.fdopen(fd, "w") as f:
+                json.dump(me, f)
+            return self
+        raise NassegError(f"{self.path}: could not take the search lock; delete the file and rerun.")
+
+    def __exit__(self, *exc):
+        self.path.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    import os
+
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
+
+
+ENVIRONMENTAL = ("NassegError", "DataError", "ConfigError", "OSError", "PermissionError", "FileNotFoundError",
+                 "IsADirectoryError", "NotADirectoryError", "ImportError", "ModuleNotFoundError")
+
+
+def environmental_failures(rows: Iterable[dict]) -> list[int]:
+    """Failed trials whose recorded error is, by today's rule (executor.is_environmental), the
+    inputs' or the machine's: stores written before that rule charged them to the architecture."""
+    out = []
+    for r in rows:
+        text = (r.get("traceback") or "").strip().removeprefix("stage 2: ")
+        first = text.split(":", 1)[0].split(" ")[-1] if text else ""
+        if r["status"] == "failed" and (r.get("failure") == "environment" or first in ENVIRONMENTAL):
+            out.append(r["id"])
+    return out
+
+
 class TrialStore:
     def __init__(self, path: str | Path):
         self.path = Path(path)
@@ -121,6 +188,18 @@ class TrialStore:
             seq = self._next(strategy, "done_seq")
             self.db.execute(f"UPDATE trials SET status=?, finished=?, done_seq=?{', ' + cols if cols else ''} "
                             "WHERE id=?", (status, time.time(), seq, *values.values(), trial_id))
+
+    def retry(self, strategy: str, ids: Iterable[int]) -> int:
+        """Make failed trials unfinished again, so the search runs them anew (same architecture,
+        step, slot and seed; a stage-2 decision already taken is kept): after a failure judged the
+        environment's. Finished trials are untouched; the budget is not used again."""
+        ids = list(ids)
+        clear = ", ".join(f"{k}=NULL" for k in FIELDS if k not in ("stage1_reward",))
+        with self._tx():
+            for i in ids:
+                self.db.execute(f"UPDATE trials SET status='running', finished=NULL, done_seq=NULL, {clear} "
+                                "WHERE id=? AND strategy=? AND status='failed'", (i, strategy))
+        return len(ids)
 
     def _next(self, strategy: str, col: str) -> int:
         return int(self.db.execute(f"SELECT COALESCE(MAX({col}), 0) + 1 FROM trials WHERE strategy=?",

@@ -14,8 +14,20 @@ import numpy as np
 import torch
 
 from ..config import PPOParams
+from ..errors import ConfigError
 from ..spaces import CELLS, SearchSpace
-from .controller import Controller
+from .controller import Controller, space_key
+
+
+def check_space(state: dict, space: SearchSpace, name: str) -> None:
+    """A saved strategy state continues only a search in the same space: one saved under other
+    cell positions (or another space) proposed decisions this one cannot score. States saved
+    before the space was recorded are taken as made in the default space of their name."""
+    saved, now = state.get("space", space.name), space_key(space)
+    if saved != now:
+        raise ConfigError(f"the saved {name} search state was made in the {saved!r} search space, and params now "
+                          f"ask for {now!r} (search.search_space / search.cell_positions). Set them back to resume "
+                          "that search, or move its folder (search.out/<strategy>) away to start a new one.")
 
 
 @dataclass
@@ -45,9 +57,10 @@ class RandomStrategy:
         return {}
 
     def state_dict(self) -> dict:
-        return {"rng": self.rng.bit_generator.state}
+        return {"rng": self.rng.bit_generator.state, "space": space_key(self.space)}
 
     def load_state_dict(self, state: dict) -> None:
+        check_space(state, self.space, self.name)
         self.rng.bit_generator.state = state["rng"]
 
 
@@ -111,9 +124,10 @@ class PPOStrategy:
     def state_dict(self) -> dict:
         return {"controller": self.controller.state_dict(), "opt": self.opt.state_dict(),
                 "gen": self.gen.get_state(), "baseline": self.baseline, "buffer": list(self.buffer),
-                "updates": self.updates, "torch_rng": torch.get_rng_state()}
+                "updates": self.updates, "torch_rng": torch.get_rng_state(), "space": space_key(self.controller.space)}
 
     def load_state_dict(self, state: dict) -> None:
+        check_space(state, self.controller.space, self.name)
         self.controller.load_state_dict(state["controller"])
         self.opt.load_state_dict(state["opt"])
         self.gen.set_state(state["gen"])

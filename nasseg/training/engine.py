@@ -10,7 +10,11 @@ Reproducibility is by construction rather than by RNG state: the sample order of
 comes from ``(seed, epoch)`` and each sample's augmentation from ``(seed, epoch, index)``.
 So a run resumed from any epoch checkpoint, and a run split over N processes by
 ``torchrun`` (each rank takes every N-th sample of each global batch, BN statistics and
-the loss normaliser are global), give the weights of one uninterrupted process.
+the loss normaliser are global), give the weights of one uninterrupted process. A process
+killed in the middle of an epoch resumes from the checkpoint of the epoch before and trains
+that epoch again from its first batch (nothing in a step draws from a global RNG), so it
+ends with the weights of the run that was never killed, provided the model was built under
+the same seed (the callers build under :func:`~nasseg.seeding.seeded`).
 
 The model, batches and losses live on the process's device (the runtime's, or under
 ``torchrun`` its rank's GPU) with the forward pass and the loss under the runtime's autocast

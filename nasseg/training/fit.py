@@ -12,12 +12,10 @@ from __future__ import annotations
 import json
 import math
 import os
-import random
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
 
-import numpy as np
 import torch
 import torch.nn as nn
 from torch.utils.data import Dataset
@@ -25,6 +23,7 @@ from torch.utils.data import Dataset
 from ..config import TrainRecipe
 from ..data.loader import KeyedLoader, batches_of, epoch_order
 from ..runtime import CPU_FP32, Runtime, to_cpu
+from ..seeding import seed_everything  # noqa: F401 - re-exported: the loops import it from here
 from .evaluate import evaluate
 from .losses import segmentation_loss
 from .loop import EpochStats, Updater, run_epoch
@@ -33,12 +32,6 @@ from .loop import EpochStats, Updater, run_epoch
 # taken up only by a run with the same values (the data and the rest go in ``identity``).
 LOOP_KEYS = ("epochs", "batch_size", "encoder_lr", "decoder_lr", "encoder_optim", "decoder_optim", "momentum",
              "weight_decay", "aux_weight", "grad_clip", "eval_every", "seed", "channels_last")
-
-
-def seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
 
 
 def make_optimizer(kind: str, params, lr: float, momentum: float, weight_decay: float) -> torch.optim.Optimizer:
@@ -104,17 +97,19 @@ def fit(model: nn.Module, train_set: Dataset, cfg: TrainRecipe, *, num_classes: 
             make_optimizer(cfg.decoder_optim, model.decoder.parameters(), cfg.decoder_lr, cfg.momentum,
                            cfg.weight_decay))
     result, start_epoch = FitResult(), 0
+    updater = Updater(opts, model.parameters(), cfg.grad_clip, rt)
     if checkpoint is not None and Path(checkpoint).is_file():
         ck = torch.load(checkpoint, map_location="cpu", weights_only=True)
         if ck.get("config") == loop and ck.get("identity") == identity:
             model.load_state_dict(ck["model"])
             opts[0].load_state_dict(ck["opt_enc"])
             opts[1].load_state_dict(ck["opt_dec"])
+            if ck.get("scaler"):  # fp16's loss scale goes on where it was (empty, or absent: none in use)
+                updater.scaler.load_state_dict(ck["scaler"])
             result = FitResult(ck["history"], ck["best"], ck["seconds"])
             start_epoch = ck["epoch"]
             log(f"resumed from {checkpoint} after epoch {start_epoch}")
     loader = KeyedLoader(train_set, rt)
-    updater = Updater(opts, model.parameters(), cfg.grad_clip, rt)
     for epoch in range(start_epoch, cfg.epochs):
         stats = _fit_epoch(model, loader, updater, cfg, epoch, rt, task)
         record = {"epoch": epoch + 1, "train_loss": stats.loss, "seconds": stats.seconds,
@@ -131,6 +126,7 @@ def fit(model: nn.Module, train_set: Dataset, cfg: TrainRecipe, *, num_classes: 
         if checkpoint is not None:
             save_atomic({"config": loop, "identity": identity, "epoch": epoch + 1, "model": cpu_state(model),
                          "opt_enc": to_cpu(opts[0].state_dict()), "opt_dec": to_cpu(opts[1].state_dict()),
+                         "scaler": updater.scaler.state_dict(),
                          "history": result.history, "best": result.best, "seconds": result.seconds},
                         Path(checkpoint))
     return result

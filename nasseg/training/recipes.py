@@ -19,9 +19,9 @@ from ..config import Params, TrainRecipe, params_sha1
 from ..data.catalog import open_set
 from ..data.transforms import SegmentationTransform
 from ..errors import NassegError
-from ..models import build_model, load_encoder_weights
+from ..models import build_model
 from ..models.encoder import MobileNetV2Encoder
-from ..models.weights import read_state_dict
+from ..models.importers import import_encoder, import_teacher
 from ..outputs import write_json, write_tsv
 from ..runtime import CPU_FP32, Runtime
 from .evaluate import evaluate
@@ -59,8 +59,7 @@ def run_pretrain(params: Params, task=None, log: Callable[[str], None] = print,
     seed_everything(p.seed)
     if p.weights is not None:
         enc = MobileNetV2Encoder()
-        sha = load_encoder_weights(enc, p.weights)
-        meta = {"source": "imported", "file": str(p.weights), "sha256": sha}
+        meta = {"source": "imported", **import_encoder(enc, p.weights).meta()}
         state = enc.state_dict()
     else:
         model = build_model("refinenet_lw_mbv2", num_classes=params.data.num_classes, decoder_width=p.decoder_width)
@@ -73,21 +72,16 @@ def run_pretrain(params: Params, task=None, log: Callable[[str], None] = print,
 
 
 def load_teacher_weights(model: torch.nn.Module, path: Path) -> str:
-    """The teacher checkpoint at ``path`` loaded into ``model`` (it must fit exactly); returns its sha256."""
-    path = Path(path)
-    state, sha = read_state_dict(path, "model", "teacher weights file not found. Fix teacher.weights in params.yaml, "
-                                 "or set it to null to train the teacher.")
-    own = model.state_dict()
-    missing, unexpected = sorted(set(own) - set(state)), sorted(set(state) - set(own))
-    wrong = [k for k in own if k in state and own[k].shape != state[k].shape]
-    if missing or unexpected or wrong:
-        raise NassegError(
-            f"{path}: does not fit {getattr(model, 'name', 'the teacher')} "
-            f"(missing {len(missing)} keys, e.g. {missing[:3]}; unexpected {len(unexpected)}, e.g. {unexpected[:3]}; "
-            f"wrong shape {len(wrong)}, e.g. {wrong[:3]}). Check teacher.depth, teacher.decoder_width and "
-            "data.num_classes against the file.")
-    model.load_state_dict(state, strict=True)
-    return sha
+    """The teacher weights at ``path`` loaded into ``model``; returns the file's sha256. Any layout
+    :mod:`nasseg.models.importers` knows is detected from the keys and checked strictly (a
+    nasseg teacher.pt, the authors' ``rf_lw`` RefineNet, whose decoder layout then replaces
+    ``model.decoder``); a file that fills only the encoder (a torchvision ResNet) is refused
+    here, since the teacher stage alone trains the decoder (:func:`run_teacher`)."""
+    report = import_teacher(model, path)
+    if report.scope != "full":
+        raise NassegError(f"{path}: {report.layout} holds the encoder only; the teacher stage trains a decoder on it "
+                          "(teacher.weights), the teacher it writes (teacher.pt) is what is loaded here.")
+    return report.sha256
 
 
 def build_teacher(params: Params) -> torch.nn.Module:
@@ -104,17 +98,19 @@ def run_teacher(params: Params, task=None, log: Callable[[str], None] = print,
     out.mkdir(parents=True, exist_ok=True)
     seed_everything(t.seed)
     model = build_teacher(params)
-    if t.weights is not None:
-        sha = load_teacher_weights(model, t.weights)
+    report = import_teacher(model, t.weights) if t.weights is not None else None
+    if report is not None and report.scope == "full":
         val_set = open_set(t.val_set, params.data, SegmentationTransform.eval())
         t0 = time.perf_counter()
         scores, _ = evaluate(rt.prepare(model), val_set, params.data.num_classes, runtime=rt,
                              progress=task("validate", len(val_set)) if task else None)
-        meta = {"source": "imported", "file": str(t.weights), "sha256": sha, "val_set": t.val_set,
+        meta = {"source": "imported", **report.meta(), "val_set": t.val_set,
                 "seconds": round(time.perf_counter() - t0, 1),
                 **{k: v for k, v in scores.as_dict().items() if k != "reward"}}
-    else:
+    else:  # trained; from an imported encoder (report.scope == "encoder") when teacher.weights names one
         meta = _train(model, t, params, "teacher", out, task, log, rt)
+        if report is not None:
+            meta["init"] = report.meta()
     meta.update({"model": model.name, "depth": t.depth, "decoder_width": t.decoder_width,
                  "num_classes": params.data.num_classes})
     save_atomic({"model": cpu_state(model), "meta": meta}, out / "teacher.pt")

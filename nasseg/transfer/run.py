@@ -12,7 +12,9 @@ when its identity matches) with epoch checkpoints in ``<resume>/<task>/<model>/l
 (an interrupted stage resumes there) and the inference model in
 ``<transfer.models_out>/<task>/<model>/model.pt``. Runs train on the given
 :class:`~nasseg.runtime.Runtime` (default: CPU, fp32); its precision and accumulation, when
-not fp32 / 1, are part of a run's identity.
+not fp32 / 1, are part of a run's identity. A run's model is built under
+:func:`~nasseg.seeding.seeded` (the schedule's seed, the task, the architecture), so it starts
+from the same weights in any process.
 
 A run that runs out of memory (see :mod:`nasseg.experiments.runner`) writes a ``result.json``
 saying ``{"status": "failed", "failure": "oom", ...}``, is left out of the tables, is listed
@@ -35,6 +37,7 @@ from ..experiments.runner import encoder_file, failed, file_sha1, train_or_recor
 from ..markdown import markdown_table
 from ..outputs import write_json
 from ..runtime import Runtime
+from ..seeding import seeded
 from ..models import build_model
 from ..models.checkpoint import arch_of, save_checkpoint
 from ..models.zoo import count_params, list_archs
@@ -143,7 +146,9 @@ def run_one(p: Params, task: str, model_name: str, *, d: Optional[Dist] = None, 
         return old
     identity = run_identity(p, task, model_name, runtime)
     spec = identity["model"]
-    model = build(p, spec, task)
+    # initial weights from (schedule seed, task, architecture) only, in any process (nasseg.seeding)
+    with seeded(tp.schedule.seed, "transfer", task, json.dumps(spec, sort_keys=True)):
+        model = build(p, spec, task)
     if task == "nyu":
         stride = output_stride(model, (tp.crop[1], tp.crop[0]))
         val_set = open_depth_set(tp.schedule.val_set, tdata, tp, train=False)

@@ -42,7 +42,8 @@ def main(
         ["cache read, HDF5 file", f"{r['read_file_MBps']:.0f} MB/s"],
             ["same batches from RAM", f"{r['read_ram_MBps']:.0f} MB/s"],
             ["file / RAM", f"{100 * r['read_ratio']:.0f}% (target ≥ 50%)"]]
-    rows += [[f"compression {k}: file size, one shuffled read of the cache", f"{v['file_MB']:.0f} MB, {v['epoch_read_s']:.2f} s"]
+    rows += [[f"{k}: file size, one shuffled read / whole load into RAM",
+              f"{v['file_MB']:.0f} MB, {v['epoch_read_s']:.2f} s / {v['load_s']:.2f} s"]
              for k, v in r["compression"].items()]
     console.print(table(f"bench-cache: {r['arch']}, {r['samples']} samples, batch {r['batch_size']}, "
                         f"{r['threads']} threads, cache {r['cache_MB']:.0f} MB", ["", ""], rows))

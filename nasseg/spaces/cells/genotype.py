@@ -133,19 +133,44 @@ class Genotype(BaseGenotype):
         return Genotype(self.op0, tuple(best), conns)
 
 
+# Input positions the controller offers cell layer k (0-based), by ``search.cell_positions``:
+#   nasseg:  2 + 3k (2, 5, 8): every node that exists, as the paper describes ("two locations out of
+#            two" for the first layer), the authors' first controller had (DrSleep/nas-segm-pytorch
+#            1a74410, rl/micro_controllers.py: heads of l*3-4 outputs for l = 2..4) and their
+#            published arch1 needs (its layer 0 picks node 1);
+#   authors: 1 + 3k (1, 4, 7): the authors' refactored controller (8175e93: heads of 1 + 3i outputs),
+#            one fewer than their cell accepts, so the newest node (node 1 = op0(x) for layer 0, the
+#            previous layer's sum after that) is never an input.
+# Positions keep their node numbering in both, so a genotype means the same cell in either space.
+CELL_POSITIONS = ("nasseg", "authors")
+
+
+def layer_positions(k: int, positions: str = "nasseg") -> int:
+    """How many input positions cell layer ``k`` (0-based) offers under ``positions``."""
+    if positions not in CELL_POSITIONS:
+        raise GenotypeError(f"unknown cell positions {positions!r}; choose {' or '.join(CELL_POSITIONS)} "
+                            "(search.cell_positions)")
+    return 2 + 3 * k - (positions == "authors")
+
+
 @dataclass(frozen=True)
 class CellSpace:
     """Sizes of the CVPR 2019 space; the controller emits decisions in :meth:`decision_sizes` order
-    (op0, then p1, p2, opA, opB per cell layer, then a, b per decoder cell)."""
+    (op0, then p1, p2, opA, opB per cell layer, then a, b per decoder cell). ``positions``: which
+    input positions a cell layer offers (see :data:`CELL_POSITIONS`)."""
 
     num_layers: int = 3
     num_cells: int = 3
     num_ops: int = NUM_OPS
+    positions: str = "nasseg"
+
+    def __post_init__(self):
+        layer_positions(0, self.positions)  # an unknown name fails here
 
     def decision_sizes(self) -> list[int]:
         sizes = [self.num_ops]
         for k in range(self.num_layers):
-            n = 2 + 3 * k
+            n = layer_positions(k, self.positions)
             sizes += [n, n, self.num_ops, self.num_ops]
         for b in range(self.num_cells):
             sizes += [NUM_TAPS + b, NUM_TAPS + b]
@@ -158,7 +183,21 @@ class CellSpace:
         layers = tuple(tuple(d[1 + 4 * k: 5 + 4 * k]) for k in range(self.num_layers))
         off = 1 + 4 * self.num_layers
         conns = tuple(tuple(d[off + 2 * b: off + 2 * b + 2]) for b in range(self.num_cells))
-        return Genotype(d[0], layers, conns)
+        g = Genotype(d[0], layers, conns)
+        self.check(g)
+        return g
+
+    def check(self, g: Genotype) -> None:
+        """Raise GenotypeError when ``g`` lies outside this space: with ``authors`` positions, a
+        cell layer that takes the newest node as an input (the authors' controller never offers it)."""
+        for k, layer in enumerate(g.layers):
+            n = layer_positions(k, self.positions)
+            for name, p in zip(("p1", "p2"), layer[:2]):
+                if p >= n:
+                    raise GenotypeError(
+                        f"cell layer {k}: position {name}={p} is outside the {self.positions!r} cell positions, "
+                        f"which offer layer {k} nodes 0..{n - 1} (search.cell_positions: {self.positions}; "
+                        f"'nasseg' offers every node, 0..{layer_positions(k) - 1})")
 
     @staticmethod
     def to_decisions(g: Genotype) -> list[int]:
