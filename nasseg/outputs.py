@@ -32,13 +32,13 @@ _FIXES = {
 }
 
 
-def file_error(err: OSError) -> Optional[NassegError]:
+def file_error(err: OSError, path=None) -> Optional[NassegError]:
     """A file-system refusal (permissions, disk full, a missing folder, ...) as one line naming
-    the path and the fix; None for other errors."""
+    the path (the error's own, else ``path``) and the fix; None for other errors."""
     fix = _FIXES.get(err.errno)
     if fix is None:
         return None
-    path = err.filename if err.filename is not None else "a file"
+    path = err.filename if err.filename is not None else (path or "a file")
     return NassegError(f"{path}: {err.strerror or os.strerror(err.errno)} ({fix}).")
 
 
@@ -50,11 +50,9 @@ def writing(path):
     try:
         yield Path(path)
     except OSError as err:
-        mapped = file_error(err)
+        mapped = file_error(err, path)
         if mapped is None:
             raise
-        if err.filename is None:
-            mapped = NassegError(f"{path}: {str(mapped).split(': ', 1)[1]}")
         raise mapped from None
 
 
