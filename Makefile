@@ -5,15 +5,17 @@
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
+LOCK   := requirements.lock
 PYTEST_ARGS ?=
 
-.PHONY: install repro test gpu-check clean-venv
+.PHONY: install repro test gpu-check lock clean-venv
 
-# pip resolves torch and torchvision together from the registry: a lone CPU torch
-# wheel has no matching CPU torchvision, so neither is pinned to a local file.
-$(STAMP): pyproject.toml
+# Every install takes the exact versions in requirements.lock (pip constraints), so a fresh
+# clone gets what CI and the README's figures got. pip resolves torch and torchvision together
+# from the registry: a lone CPU torch wheel has no matching CPU torchvision.
+$(STAMP): pyproject.toml $(LOCK)
 	@test -x $(PY) || python3 -m venv $(VENV)
-	$(PY) -m pip install --disable-pip-version-check -q -e ".[dev,all]"
+	$(PY) -m pip install --disable-pip-version-check -q -c $(LOCK) -e ".[dev,all]"
 	$(PY) -c "import torch, torchvision; print('torch', torch.__version__, '| torchvision', torchvision.__version__)"
 	@touch $(STAMP)
 
@@ -31,6 +33,15 @@ test: install
 # CUDA it says so and exits 0.
 gpu-check: install
 	$(VENV)/bin/nasseg gpu-check --out results/gpu_check.json
+
+# Re-resolve every dependency from the registry in a scratch venv (no constraints) and rewrite
+# requirements.lock with what pip chose; review the diff, run `make test`, commit both.
+lock:
+	rm -rf .lock-venv && python3 -m venv .lock-venv
+	.lock-venv/bin/python -m pip install --disable-pip-version-check -q -e ".[dev,all]"
+	{ sed -n '1,2p' $(LOCK); .lock-venv/bin/python -m pip freeze --exclude-editable; } > $(LOCK).new
+	mv $(LOCK).new $(LOCK) && rm -rf .lock-venv
+	@echo "requirements.lock rewritten: git diff requirements.lock"
 
 clean-venv:
 	rm -rf $(VENV)

@@ -59,6 +59,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "bench-cache": (TOOLS, "stages.tools.bench_cache:main", "what the feature cache buys, measured side by side"),
     "bench-search": (TOOLS, "stages.tools.bench_search:main", "trials/hour of the search's executors, memory per worker"),
     "bench-input": (TOOLS, "stages.tools.bench_input:main", "images/s of the training input pipeline alone, 0/1/2 workers"),
+    "bench-proxy": (TOOLS, "stages.tools.bench_proxy:main", "how small the search's proxy can be and still rank "
+                    "architectures (seeds, settings vs a longer training)"),
     "bench-prepare": (TOOLS, "stages.tools.bench_prepare:main", "prepare on a 10k real-format set; loader img/s before vs after"),
     "plan": (TOOLS, "stages.tools.plan:main", "cost a run before starting it: work, time, disk, memory per stage"),
     "profile": (TOOLS, "stages.tools.profile:app", "named params for a whole run (paper, wacv, tiny): profile list | diff | use"),

@@ -8,6 +8,14 @@ ROOT = Path(__file__).resolve().parents[1]
 REALDATA = ROOT.parent / "shared" / "realdata"
 
 os.environ.setdefault("NASSEG_NO_PROGRESS", "1")
+# One intra-op thread in the test process and in every process it starts (the CLI runs, `dvc repro`'s
+# stages, torchrun's workers, Ray's drivers). On 2 cores shared with other work, OpenMP's spinning
+# threads stall each other: a toy-trainer search of 24 trials took 70 s on 2 threads, 2.9 s on 1.
+# No test checks a thread count other than the one it reads back from torch.
+for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+if "torch" in sys.modules:  # a plugin imported torch before this file ran: the variables came too late
+    sys.modules["torch"].set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
 
 
 @pytest.fixture
@@ -38,3 +46,17 @@ def tiny_segmentation_params(root: Path) -> dict:
         "precompute": {"augment": {"crop": 32, "min_side": 32}},
         "search": {"out": str(root / "search")},
     }
+
+
+# Tests that start Ray on this machine: `ray stop --force` (the kill test's cleanup) stops every Ray
+# process here, so under pytest-xdist they share one worker (`--dist loadgroup`) and run one at a time.
+RAY_TESTS = ("test_async_search.py::test_ray_", "test_search.py::test_ray_")
+
+
+def pytest_collection_modifyitems(config, items):
+    """The end-to-end run (marked slow) first, so that with two xdist workers it overlaps the rest of
+    the suite instead of starting last; the Ray tests in one xdist group."""
+    for item in items:
+        if any(k in item.nodeid for k in RAY_TESTS):
+            item.add_marker(pytest.mark.xdist_group("ray"))
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)  # stable: the rest keep their order

@@ -50,7 +50,9 @@ def test_unknown_variant_rejected():
 def test_benchmark_command_writes_table_metrics_and_drawings(tmp_path):
     params = {"benchmark": {"models": ["arch1", "lraspp_mbv3"], "reference": "lraspp_mbv3", "size": 64,
                             "runs": 2, "warmup": 1, "variants": ["eager", "channels_last"],
-                            "out": str(tmp_path / "bench")}}
+                            "out": str(tmp_path / "bench"),
+                            # the WACV models' rows, written beside: small inputs (the default is 2048x1024)
+                            "wacv": {"sizes": [[64, 128]], "runs": 1, "warmup": 0, "variants": ["eager"]}}}
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
     out = run_cli(["benchmark", "--params", "params.yaml"], tmp_path)
     assert out.returncode == 0, out.stderr

@@ -70,6 +70,7 @@ def _run_dir(project, name: str) -> Path:
               "ablate": {"archs": 1, "variants": ["cell"], "width": 8, "repeats": 1, "out": str(d / "ablate"),
                          "schedule": _schedule("voc_train", "meta_val", 4)},
               "train": {"archs": 1, "width": 8, "repeats": 1, "latency": {"size": 32, "runs": 1, "warmup": 0},
+                        "baselines": [],  # found0 stands for every run here (test_baselines.py trains them)
                         "schedule": _schedule("voc_train", "meta_val", 8), "out": str(d / "models"),
                         "resume": str(d / "resume"), "report": str(d / "report")},
               "transfer": {**raw["transfer"], "out": str(d / "transfer"), "resume": str(d / "transfer_resume"),

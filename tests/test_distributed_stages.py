@@ -122,11 +122,13 @@ def _run(tmp_path: Path, name: str, stage_args: list, nproc: int) -> tuple[Path,
     root = tmp_path / name
     params = _project(root)
     env, logs = _hook_env(tmp_path, root)
-    if stage_args[0] == "tricks":  # its input, the feature cache, written beforehand by one process, unwatched
-        quiet = {k: v for k, v in env.items() if not k.startswith("NASSEG_TEST_WRITE")}
-        r = subprocess.run([sys.executable, "-m", "stages", "precompute", "--device", "cpu", "--params", str(params)],
-                           cwd=root, env=quiet, capture_output=True, text=True, timeout=600)
-        assert r.returncode == 0, r.stderr[-4000:]
+    if stage_args[0] == "tricks":  # its input, the feature cache, written beforehand by one process (this one), unwatched
+        from nasseg.cache.precompute import precompute
+        from nasseg.runtime import Runtime
+
+        p = parse_params(yaml.safe_load(params.read_text()))
+        for split in ("train", "val"):
+            precompute(p, split, runtime=Runtime.of(p, device="cpu"))
     launch = ([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(nproc)]
               if nproc > 1 else [sys.executable])
     r = subprocess.run([*launch, "-m", "stages", *stage_args, "--device", "cpu", "--params", str(params)],

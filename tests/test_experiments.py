@@ -30,6 +30,7 @@ def _params(root: Path) -> dict:
                    "schedule": TINY_SCHEDULE, "out": str(root / "ablate")},
         "correlate": {"strategies": ["ppo"], "bounds": [0.3, 0.6], "per_bucket": 2, "out": str(root / "corr")},
         "train": {"archs": 1, "width": 8, "repeats": 1, "latency": {"size": 64, "runs": 1, "warmup": 0},
+                  "baselines": [],  # trained beside the found ones in test_baselines.py
                   "schedule": {**TINY_SCHEDULE, "freeze_bn_halfway": True, "frozen_aux_weight": 0.15},
                   "out": str(root / "models"), "resume": str(root / "resume"), "report": str(root / "report")},
     }

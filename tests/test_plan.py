@@ -69,7 +69,7 @@ def _check(plan: dict, text: str, took: float, params_path: Path) -> None:
     assert by["search@ppo"]["counts"]["stage1_steps"] == s1.epochs * per_epoch
     assert by["ablate"]["counts"]["runs"] == p.ablate.archs * len(p.ablate.variants)
     assert by["correlate"]["counts"]["runs"] == 3 * p.correlate.per_bucket
-    assert by["train"]["counts"]["runs"] == p.train.archs
+    assert by["train"]["counts"]["runs"] == p.train.archs + len(p.train.baselines)
     assert by["transfer"]["counts"]["runs"] == len(p.transfer.tasks) * len(p.transfer.models)
     pre = p.pretrain
     if pre.weights is None:

@@ -67,6 +67,12 @@ def _fake_pipeline(root: Path) -> "Params":  # noqa: F821
             "name": f"found{k}", "genotype": g, "mean_iou": 0.1 + 0.01 * k, "madds": 4_000_000_000 + k,
             "params": 2_500_000 + k, "input": 512, "output": [128, 128], "latency_ms": 100.0 + k,
             "latency_std_ms": 1.0, "threads": 2}))
+    for name, g, miou, madds in (("refinenet_lw_mbv2", None, 0.105, 9_000_000_000), ("arch0", GENOTYPES[0], 0.09, 4e9)):
+        (root / "train" / "baselines" / name).mkdir(parents=True)  # train.baselines' cards (same schedule)
+        (root / "train" / "baselines" / name / "card.json").write_text(json.dumps({
+            "name": name, "kind": "baseline", "genotype": g, "description": "a zoo baseline", "mean_iou": miou,
+            "madds": madds, "params": 3_000_000, "input": 512, "output": [128, 128], "latency_ms": 90.0,
+            "latency_std_ms": 1.0, "threads": 2}))
     for s in ("ppo", "random"):
         store = TrialStore(root / "search" / s / "trials.db")
         for i in range(4):
@@ -148,6 +154,9 @@ def test_report_names_every_table_and_figure_and_embeds_existing_images(built):
         assert (Path(summary["markdown"]).parent / link).is_file(), link
     # numbers come from the inputs: the cards' mIoU, the paper beside them, the search comparison
     assert "10.0" in html and "11.0" in html and "78.0" in html
+    assert "RefineNet-LW-MBv2 (ours, same schedule)" in md and "arch0 (ours, same schedule)" in md
+    assert "**found1** 11.0% mIoU at 4.00 B MAdds, RefineNet-LW-MBv2 10.5% at 9.00 B" in md
+    assert "the best found architecture beats the baseline" in md
     assert "ours: found0" in html and "RMSE (lin)" in html
     assert "params sha1" in html and "torch" in html
     # plot data for `dvc plots`

@@ -1,5 +1,8 @@
 """Train one searched architecture with a multi-phase schedule: the unit of work of the
-``ablate``, ``correlate`` and ``train`` stages.
+``ablate``, ``correlate`` and ``train`` stages. A registered zoo name works in place of a
+genotype: a published architecture (``arch0``) is its genotype (same identity, same seed
+rule), a baseline (``refinenet_lw_mbv2``) builds with its own decoder and is identified by
+its name (``{"model": name, ...}``; width and repeats do not apply to it).
 
 Every run lives in its own folder: ``last.pt`` (the engine's epoch checkpoint; an
 interrupted stage resumes there) and, when finished, ``result.json``. A run whose
@@ -33,6 +36,7 @@ from ..data.catalog import open_set
 from ..data.transforms import SegmentationTransform
 from ..errors import NassegError
 from ..models import build_model
+from ..models.zoo import PUBLISHED, PUBLISHED_TEMPLATES, arch_info
 from ..outputs import write_json
 from ..runtime import CPU_FP32, Runtime
 from ..seeding import seeded
@@ -98,7 +102,25 @@ def train_or_record_oom(train: Callable[[], object], identity: dict, done: Path,
     return None, oom
 
 
+def zoo_baseline(arch: str) -> Optional[str]:
+    """The zoo name when ``arch`` names a registered model that is not a genotype (a baseline);
+    None for a genotype or a published architecture (see :func:`genotype_text`)."""
+    if arch.lstrip().startswith("[") or arch in PUBLISHED or arch in PUBLISHED_TEMPLATES:
+        return None
+    return arch_info(arch).name  # an unknown name: a NassegError listing the registered ones
+
+
+def genotype_text(arch: str) -> str:
+    """A published architecture's genotype, or ``arch`` itself (a genotype)."""
+    return {**PUBLISHED, **PUBLISHED_TEMPLATES}.get(arch, arch)
+
+
 def build_arch(p: Params, genotype: str, *, width: int, repeats: int, aux: str) -> torch.nn.Module:
+    """``genotype`` (or a zoo name) with the pretrained encoder; width/repeats apply to genotypes."""
+    name = zoo_baseline(genotype)
+    if name is not None:
+        return build_model(name, num_classes=p.data.num_classes, aux=aux, encoder_weights=str(encoder_file(p)))
+    genotype = genotype_text(genotype)
     try:
         g = parse_genotype(genotype)
     except Exception as err:  # GenotypeError and JSON errors name the problem
@@ -107,18 +129,28 @@ def build_arch(p: Params, genotype: str, *, width: int, repeats: int, aux: str) 
                        encoder_weights=str(encoder_file(p)))
 
 
+def run_identity(p: Params, genotype: str, *, variant: str, width: int, repeats: int, schedule: ScheduleParams,
+                 runtime: Runtime) -> dict:
+    """What a finished run's result.json must match to be reused: a genotype's (or a published
+    architecture's) ``{"genotype", "variant", "width", "repeats", ...}``, a baseline's
+    ``{"model", "variant", ...}``; then the schedule, encoder weights, data params and runtime."""
+    name = zoo_baseline(genotype)
+    arch = {"model": name, "variant": variant} if name is not None else \
+        {"genotype": parse_genotype(genotype_text(genotype)).to_text(), "variant": variant, "width": width,
+         "repeats": repeats}
+    return {**arch, "schedule": schedule_signature(schedule), "encoder_sha1": file_sha1(encoder_file(p)),
+            "data_sha1": params_sha1(p, "data"), **runtime_identity(runtime)}
+
+
 def train_arch(p: Params, genotype: str, *, variant: str, width: int, repeats: int, schedule: ScheduleParams,
                run_dir: Path, d: Optional[Dist] = None, task=None, log: Callable[[str], None] = print,
                keep: bool = False, runtime: Optional[Runtime] = None) -> tuple[dict, Optional[torch.nn.Module]]:
-    """Train ``genotype`` with aux heads ``variant`` (none | clf | cell) on the ``runtime``
-    (default: CPU, fp32); returns (result, the trained model, on the CPU). The model is None
-    when the result came from an earlier identical run."""
+    """Train ``genotype`` (or a registered zoo name) with aux heads ``variant`` (none | clf | cell)
+    on the ``runtime`` (default: CPU, fp32); returns (result, the trained model, on the CPU). The
+    model is None when the result came from an earlier identical run."""
     rt = runtime or CPU_FP32
     d = d or Dist(device=rt.device)
-    identity = {"genotype": parse_genotype(genotype).to_text(), "variant": variant, "width": width,
-                "repeats": repeats, "schedule": schedule_signature(schedule),
-                "encoder_sha1": file_sha1(encoder_file(p)), "data_sha1": params_sha1(p, "data"),
-                **runtime_identity(rt)}
+    identity = run_identity(p, genotype, variant=variant, width=width, repeats=repeats, schedule=schedule, runtime=rt)
     done = run_dir / "result.json"
     if done.is_file() and not keep:
         old = json.loads(done.read_text())
@@ -127,7 +159,8 @@ def train_arch(p: Params, genotype: str, *, variant: str, width: int, repeats: i
             return old, None
     # the initial weights are a function of the run (schedule seed, genotype, variant, size), whatever the
     # process built before: a resumed stage that skips finished runs starts the next one from the same weights
-    with seeded(schedule.seed, "train_arch", identity["genotype"], variant, width, repeats):
+    tags = (identity["model"], variant) if "model" in identity else (identity["genotype"], variant, width, repeats)
+    with seeded(schedule.seed, "train_arch", *tags):
         model = build_arch(p, genotype, width=width, repeats=repeats, aux=variant)
     augment = SegmentationTransform.train(p.data.augment)
     val_set = open_set(schedule.val_set, p.data, SegmentationTransform.eval())

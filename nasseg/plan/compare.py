@@ -56,9 +56,11 @@ def measured(p: Params, stage: str) -> Optional[dict]:
     if base in ("train", "train_wacv"):
         report = p.train.report if base == "train" else p.wacv.train.report
         m = _read_json(Path(report) / "metrics.json")
-        if m and all(isinstance(v, dict) and "train_seconds" in v for v in m.values()):
-            return {"seconds": sum(v["train_seconds"] for v in m.values()), "source": str(Path(report) / "metrics.json"),
-                    "work": {"runs": len(m)}}
+        # one entry per trained model; other keys (found_vs_baseline, failed) are no runs
+        runs = [v for v in m.values() if isinstance(v, dict) and "train_seconds" in v] if isinstance(m, dict) else []
+        if runs:
+            return {"seconds": sum(v["train_seconds"] for v in runs), "source": str(Path(report) / "metrics.json"),
+                    "work": {"runs": len(runs)}}
         return None
     if base == "transfer":
         runs = sorted((Path(p.transfer.out) / "runs").glob("*/*/result.json"))

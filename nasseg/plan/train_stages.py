@@ -47,15 +47,40 @@ class TrainStages(PlannerBase):
         self.schedule_runs(st, runs=t.archs, s=t.schedule, probes=probes, crop_px=crop ** 2,
                            val_images=self.sets.n(t.schedule.val_set), val_px=self.sets.pixels("voc"))
         lat = t.archs * (t.latency.runs + t.latency.warmup) * self.cpu_forward(probes, t.latency.size ** 2)
+        for name in t.baselines:  # Table 1's hand-designed models, the same schedule (each probed itself)
+            base = [self._baseline_probe(name, t)]
+            sub = StagePlan(name)
+            self.schedule_runs(sub, runs=1, s=t.schedule, probes=base, crop_px=crop ** 2,
+                               val_images=self.sets.n(t.schedule.val_set), val_px=self.sets.pixels("voc"))
+            st.train_seconds += sub.train_seconds
+            st.seconds += sub.seconds
+            st.peak_bytes = max(st.peak_bytes or 0.0, sub.peak_bytes or 0.0)
+            lat += (t.latency.runs + t.latency.warmup) * self.cpu_forward(base, t.latency.size ** 2)
+        runs = t.archs + len(t.baselines)
+        st.counts["runs"] = runs
         st.seconds += lat
-        st.counts["latency_forwards"] = t.archs * (t.latency.runs + t.latency.warmup)
-        st.work = (f"{t.archs} architectures x {st.counts['steps_per_run']} steps of {t.schedule.batch_size} at "
+        st.counts["latency_forwards"] = runs * (t.latency.runs + t.latency.warmup)
+        st.work = (f"{t.archs} architectures" + (f" + {len(t.baselines)} baselines ({', '.join(t.baselines)})"
+                                                  if t.baselines else "")
+                   + f" x {st.counts['steps_per_run']} steps of {t.schedule.batch_size} at "
                    f"{crop}²; CPU latency {t.latency.runs} runs at {t.latency.size}²")
         st.probed = f"the engine's step of {self.n_archs} random cell architectures (width {t.width}, repeats " \
                     f"{t.repeats}, aux cell); their forward for scoring and latency"
         params = float(np.mean([q.params for q in probes]))
         st.disk_bytes = t.archs * params * 4 + params * 12
         st.disk = "model.pt per architecture (params x 4 B) + one resume checkpoint"
+
+    def _baseline_probe(self, name: str, t):
+        """A Table 1 baseline as `nasseg train` builds it: a published genotype at the final width
+        with the aux cell, or a zoo model (no aux heads, its own decoder width)."""
+        from ..models import build_model
+        from ..models.zoo import PUBLISHED
+
+        nc = self.p.data.num_classes
+        aux = "cell" if name in PUBLISHED else "none"
+        return self.prober.get(f"{name}-{nc}-w{t.width}r{t.repeats}-{aux}", f"{name} (baseline, aux {aux})",
+                               lambda: build_model(name, num_classes=nc, width=t.width, repeats=t.repeats, aux=aux),
+                               "segment", num_classes=nc, optim=t.schedule.encoder_optim)
 
     def transfer(self, st: StagePlan) -> None:
         from ..models import build_model

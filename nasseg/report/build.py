@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Optional
 
 from ..config import Params, params_sha1
-from ..experiments.final import PAPER_TABLE1
+from ..experiments.final import PAPER_TABLE1, comparison_text, found_vs_baseline, table1_label
 from ..outputs import write_json
 from .doc import Code, Document, Figure, Heading, Missing, Table, Text, parse_markdown_table, to_html, to_markdown
 from .figures import (plot_qualitative, plot_search_progress, plot_training_curves, pick_images, progress_rows,
@@ -89,22 +89,26 @@ class _Builder:
     def table1(self) -> None:
         t = self.p.train
         self.doc.add(Heading("Table 1: semantic segmentation (PASCAL VOC 2012 val)", anchor="table-1"))
-        cards = []
-        for k in range(t.archs):
-            path = Path(t.out) / f"found{k}" / "card.json"
-            if self.need(path, f"Table 1 card of found{k}", "nasseg train"):
-                cards.append(_json(path))
+        cards = []  # the found architectures, then the baselines trained with the same schedule
+        for name in [f"found{k}" for k in range(t.archs)] + [f"baselines/{b}" for b in t.baselines]:
+            path = Path(t.out) / name / "card.json"
+            if self.need(path, f"Table 1 card of {name}", "nasseg train"):
+                cards.append({"kind": "baseline" if name.startswith("baselines/") else "found", **_json(path)})
         rows = []
         for c in cards:
-            rows.append([f"**{c['name']}** (ours)", f"{100 * c['mean_iou']:.1f}", f"{c['madds'] / 1e9:.2f}",
+            rows.append([table1_label(c), f"{100 * c['mean_iou']:.1f}", f"{c['madds'] / 1e9:.2f}",
                          f"{c['params'] / 1e6:.2f}", f"{c['output'][0]}×{c['output'][1]}",
                          f"{c['latency_ms']:.1f} ± {c['latency_std_ms']:.1f} (CPU, {c['threads']} threads)",
-                         f"`{c['genotype']}`"])
+                         f"`{c['genotype']}`" if c["genotype"] else c.get("description", "")])
         for k, (miou, madds, params, out, ms) in PAPER_TABLE1.items():
             rows.append([f"{k} (paper)", miou, madds, params, f"{out}×{out}", f"{ms} (1080Ti)", ""])
         self.doc.add(Table(["model", "mIoU %", "MAdds (B)", "params (M)", "output (512² input)", "latency (ms)",
                             "genotype"], rows,
-                           caption="Table 1: found architectures after full training, beside the paper's Table 1"))
+                           caption="Table 1: found architectures after full training, then the baselines trained "
+                                   "with the same schedule, beside the paper's Table 1"))
+        cmp = found_vs_baseline(cards)
+        if cmp:
+            self.doc.add(Text(comparison_text(cmp)))
         self.made["Table 1"] = "cards"
         bench = Path(self.p.benchmark.out) / "table.md"
         if self.need(bench, "benchmark table (Table 1 latency columns)", "nasseg benchmark"):
