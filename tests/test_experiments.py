@@ -242,3 +242,19 @@ def test_errors_other_than_out_of_memory_still_propagate(project, monkeypatch):
         run_ablate(parse_params(over), log=lambda s: None)
     assert runner.is_oom(RuntimeError("DefaultCPUAllocator: can't allocate memory: out of memory"))
     assert not runner.is_oom(ValueError("out of memory"))
+
+
+def test_paired_bootstrap_resamples_architectures_with_their_pairs():
+    from nasseg.experiments.ablate import paired, paired_bootstrap
+
+    a, b = [0.30, 0.20, 0.25, 0.40], [0.20, 0.15, 0.20, 0.30]  # a beats b by 0.05-0.1 on every one
+    pb = paired_bootstrap(a, b)
+    assert pb["n"] == 4 and pb["wins"] == 4 and pb["losses"] == 0
+    assert pb["mean_diff"] == pytest.approx(0.075)
+    # pairs kept together: every resample's mean lies within the differences' range
+    assert 0.05 <= pb["ci_low"] <= pb["mean_diff"] <= pb["ci_high"] <= 0.1
+    assert paired_bootstrap(b, a)["ci_high"] < 0
+    rows = [{"none": y, "cell": x, "clf": None} for x, y in zip(a, b)]
+    out = paired(rows, ["none", "clf", "cell"])
+    assert set(out) == {"cell_minus_none"}, "a variant with failed runs only is left out"
+    assert out["cell_minus_none"] == pb

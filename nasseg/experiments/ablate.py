@@ -51,6 +51,28 @@ def wins(rows: list[dict], variants: list[str]) -> dict:
     return out
 
 
+def paired_bootstrap(a: list, b: list, n: int = 10_000, seed: int = 0, level: float = 0.95) -> dict:
+    """Mean of ``a - b`` over the same architectures, with a percentile bootstrap interval that
+    resamples architectures (each pair kept together); wins / losses count the architectures."""
+    d = np.asarray(a, float) - np.asarray(b, float)
+    rng = np.random.default_rng(seed)
+    means = d[rng.integers(0, len(d), (n, len(d)))].mean(1)
+    lo, hi = np.quantile(means, [(1 - level) / 2, 1 - (1 - level) / 2])
+    return {"n": int(len(d)), "mean_diff": float(d.mean()), "ci_low": float(lo), "ci_high": float(hi),
+            "level": level, "resamples": n, "wins": int((d > 0).sum()), "losses": int((d < 0).sum())}
+
+
+def paired(rows: list[dict], variants: list[str]) -> dict:
+    """Each aux variant against no aux head on the architectures where both runs finished:
+    ``{"<v>_minus_none": paired_bootstrap(...)}`` (needs ``none`` and two such architectures)."""
+    out = {}
+    for v in variants:
+        both = [r for r in rows if v != "none" and "none" in variants and r[v] is not None and r["none"] is not None]
+        if len(both) >= 2:
+            out[f"{v}_minus_none"] = paired_bootstrap([r[v] for r in both], [r["none"] for r in both])
+    return out
+
+
 def _mean(values: list) -> Optional[float]:
     kept = [x for x in values if x is not None]
     return float(np.mean(kept)) if kept else None
@@ -87,6 +109,7 @@ def run_ablate(p: Params, d: Optional[Dist] = None, task=None, log: Callable[[st
         rows.append(row)
     w = wins(rows, a.variants)
     metrics = {"strategy": a.strategy, "archs": len(rows), "variants": a.variants, "wins": w,
+               "paired": paired(rows, a.variants),
                "mean_iou_mean": {v: _mean([r[v] for r in rows]) for v in a.variants},
                "schedule": [f"{ph.sets} x {ph.epochs}" + (f" ({ph.images_per_epoch} img/epoch)"
                                                           if ph.images_per_epoch else "") for ph in a.schedule.phases],
@@ -119,6 +142,10 @@ def write_ablation(rows: list[dict], variants: list[str], metrics: dict, out: Pa
     body.append(["mean", "", *["–" if mean[v] is None else f"{mean[v]:.3f}" for v in variants]])
     body.append(["wins", "", *[metrics["wins"][v] for v in variants]])
     text = markdown_table(["arch", "search reward", *[f"mIoU {LABELS[v]}" for v in variants]], body)
+    for key, pb in metrics.get("paired", {}).items():  # each aux variant against none, same architectures
+        text += (f"\n{LABELS[key.split('_minus_')[0]]} minus {LABELS['none']}: mean {pb['mean_diff']:+.4f}, "
+                 f"{100 * pb['level']:.0f}% paired bootstrap interval [{pb['ci_low']:+.4f}, {pb['ci_high']:+.4f}] "
+                 f"over {pb['n']} architectures ({pb['wins']} better, {pb['losses']} worse)\n")
     if metrics.get("failed"):  # only then, so a table where nothing failed keeps its bytes
         text += ("\n" if text.endswith("\n") else "\n\n") + \
             "Failed runs (left out of means and wins; retried by the next `nasseg ablate`): " + \
