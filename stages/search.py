@@ -1,12 +1,14 @@
 """`nasseg search`: the architecture search (RL controller with PPO, or random search)."""
 from __future__ import annotations
 
+import sys
 from pathlib import Path
-from typing import Optional
+from typing import List, Optional
 
 import typer
 
 from nasseg.config import load_params
+from nasseg.parallel import in_child, report, side_by_side, usable_procs
 from nasseg.progress import console, progress_bars, table
 from nasseg.search.run import run_strategy
 
@@ -14,8 +16,9 @@ from .common import DEVICE, PRECISION, log, runtime_of
 
 
 def main(
-    strategy: str = typer.Option("ppo", "--strategy", "-s", help="ppo (the paper's), reinforce, or random (the "
-                                 "paper's random-search baseline)"),
+    strategy: List[str] = typer.Option(["ppo"], "--strategy", "-s", help="ppo (the paper's), reinforce, or random (the "
+                                       "paper's random-search baseline); repeat it to run several searches (side by side "
+                                       "in runtime.procs processes on a CPU)"),
     params: Path = typer.Option(Path("params.yaml"), "--params", "-p", help="params file; reads `search`, and "
                                 "`precompute`/`pretrain` for the cache and encoder."),
     max_trials: Optional[int] = typer.Option(None, help="override search.max_trials"),
@@ -56,11 +59,34 @@ def main(
     if upd:
         p = p.model_copy(update={"search": p.search.model_copy(update=upd)})
     runtime = runtime_of(p, device, precision)
+    strategies = list(dict.fromkeys(strategy))
+    procs = usable_procs(p.runtime.procs, runtime.device) if p.search.executor == "local" else 1
     total = p.search.max_trials or 0
+    if len(strategies) > 1 and procs > 1:
+        log(f"{len(strategies)} searches side by side in {min(procs, len(strategies))} processes (runtime.procs)")
     with progress_bars() as task:
-        tick = task(f"search {strategy}", total) if total else None
-        m = run_strategy(p, str(params), strategy, system=system, runtime=runtime, on_trial=(lambda _r: tick()) if tick else None,
-                         retry_failed=retry_failed, log=log)
-    rows = [[k, f"{v:.4f}" if isinstance(v, float) else v] for k, v in m.items()]
-    console.print(table(f"search: {strategy}", ["", "value"], rows))
+        ticks = [task(f"search {s}", total) if total else None for s in strategies]
+        results = side_by_side(_one_search, [(p, str(params), s, system, runtime, retry_failed)
+                                             for s in strategies], procs if len(strategies) > 1 else 1,
+                               labels=[f"search {s}" for s in strategies],
+                               on_progress=lambda i, n: [ticks[i]() for _ in range(n)] if ticks[i] else None)
+    for s, m in zip(strategies, results):
+        rows = [[k, f"{v:.4f}" if isinstance(v, float) else v] for k, v in m.items()]
+        console.print(table(f"search: {s}", ["", "value"], rows))
 
+
+def _one_search(job: int, p, params_path: str, strategy: str, system: str, runtime, retry_failed: bool) -> dict:
+    """One strategy's search (a job of :func:`~nasseg.parallel.side_by_side`): progress goes back to
+    the main process's bars; in a child process the log lines carry the strategy's name. A child
+    reads its input in the process (no DataLoader workers: its cores are the other searches')."""
+    if in_child():
+        from dataclasses import replace
+
+        runtime = replace(runtime, workers=0)
+
+        def say(line: str) -> None:
+            print(f"[{strategy}] {line}", file=sys.stderr, flush=True)
+    else:
+        say = log
+    return run_strategy(p, params_path, strategy, system=system, runtime=runtime,
+                        on_trial=lambda _r: report(job), retry_failed=retry_failed, log=say)

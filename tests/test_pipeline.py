@@ -107,12 +107,12 @@ def test_dvc_repro_tiny_profile_then_nothing_to_do(tmp_path):
     run(sys.executable, "-m", "stages", "prepare")
     status = run(*dvc, "status")
     assert set(re.findall(r"^(\S+):\s*$", status, re.M)) <= {"prepare_scan"}, status
-    # changing a precompute param reruns only precompute (and what follows it). The targets: the PPO
-    # search (after precompute: its archive below) and the benchmark (beside it: must not rerun); the
+    # changing a precompute param reruns only precompute (and what follows it). The targets: the two
+    # searches (after precompute: the archive below) and the benchmark (beside it: must not rerun); the
     # rest of what follows precompute was shown to run by the first repro
     params["precompute"]["seed"] = 1
     (proj / "params.yaml").write_text(yaml.safe_dump(params))
-    third = run(*dvc, "repro", "search@ppo", "benchmark")
+    third = run(*dvc, "repro", "search", "benchmark")
     assert "Running stage 'precompute'" in third
     for stage in ("prepare", "pretrain", "teacher", "benchmark"):
         assert f"Running stage '{stage}'" not in third

@@ -21,6 +21,7 @@ class RuntimeParams(Section):
     channels_last: StrictBool = False  # NHWC memory format for convolutions
     cudnn_benchmark: StrictBool = True  # let cuDNN pick the fastest kernels for fixed training shapes
     accumulate: StrictInt = Field(default=1, ge=1)  # batches per optimiser step (the paper's batch on a small card)
+    procs: StrictInt = Field(default=1, ge=1)  # CPU: independent runs side by side in this many processes (nasseg.parallel)
 
     @field_validator("device")
     @classmethod

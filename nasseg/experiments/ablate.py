@@ -22,7 +22,7 @@ from ..markdown import markdown_table
 from ..outputs import write_json, write_tsv
 from ..runtime import Runtime
 from ..training.distributed import Dist
-from .runner import failed, train_arch
+from .runner import failed, train_arch, train_side_by_side
 
 LABELS = {"none": "none", "clf": "aux classifier", "cell": "aux cell"}
 
@@ -90,12 +90,15 @@ def run_ablate(p: Params, d: Optional[Dist] = None, task=None, log: Callable[[st
     if note:
         log(f"note: {note}")
     tick = task("ablate", len(top) * len(a.variants)) if task else None
+    runs = {(i, v): dict(genotype=arch["genotype"], variant=v, width=a.width, repeats=a.repeats, schedule=a.schedule,
+                         run_dir=out / "runs" / f"{arch['hash']}_{v}") for i, arch in enumerate(top) for v in a.variants}
+    done = train_side_by_side(p, list(runs.values()), runtime=runtime, tick=tick, log=log)
     rows, failures = [], []
     for i, arch in enumerate(top):
         row = {"rank": i + 1, "hash": arch["hash"], "reward": arch["reward"], "genotype": arch["genotype"]}
         for v in a.variants:
-            res, _ = train_arch(p, arch["genotype"], variant=v, width=a.width, repeats=a.repeats, schedule=a.schedule,
-                                run_dir=out / "runs" / f"{arch['hash']}_{v}", d=d, log=log, runtime=runtime)
+            kw = runs[i, v]
+            res = done.get(str(kw["run_dir"])) or train_arch(p, **kw, d=d, log=log, runtime=runtime)[0]
             if failed(res):  # recorded by the runner; retried on the next invocation
                 row[v], row[f"{v}_seconds"] = None, 0.0
                 failures.append({"run": f"{arch['hash']}_{v}", "failure": res["failure"], "error": res["error"]})
@@ -104,7 +107,7 @@ def run_ablate(p: Params, d: Optional[Dist] = None, task=None, log: Callable[[st
                 row[v] = res["mean_iou"]
                 row[f"{v}_seconds"] = res["seconds"]
                 log(f"arch {i + 1}/{len(top)} {arch['hash']} {v}: mIoU {res['mean_iou']:.4f} ({res['seconds']:.0f} s)")
-            if tick:
+            if tick and not done:
                 tick()
         rows.append(row)
     w = wins(rows, a.variants)

@@ -22,7 +22,7 @@ from ..outputs import write_json, write_tsv
 from ..runtime import Runtime
 from ..search.store import TrialStore
 from ..training.distributed import Dist
-from .runner import failed, train_arch
+from .runner import failed, train_arch, train_side_by_side
 
 
 def bucket_names(bounds: Sequence[float]) -> list[str]:
@@ -98,9 +98,11 @@ def run_correlate(p: Params, d: Optional[Dist] = None, task=None, log: Callable[
         raise NassegError("no finished architectures in the search stores to correlate; run the search first.")
     tick = task("correlate", len(chosen)) if task else None
     failures = []
-    for i, r in enumerate(chosen):
-        res, _ = train_arch(p, r["genotype"], variant="cell", width=a.width, repeats=a.repeats, schedule=a.schedule,
-                            run_dir=out / "runs" / r["hash"], d=d, log=log, runtime=runtime)
+    runs = [dict(genotype=r["genotype"], variant="cell", width=a.width, repeats=a.repeats, schedule=a.schedule,
+                 run_dir=out / "runs" / r["hash"]) for r in chosen]
+    done = train_side_by_side(p, runs, runtime=runtime, tick=tick, log=log)
+    for i, (r, kw) in enumerate(zip(chosen, runs)):
+        res = done.get(str(kw["run_dir"])) or train_arch(p, **kw, d=d, log=log, runtime=runtime)[0]
         if failed(res):  # recorded by the runner; retried on the next invocation
             r["mean_iou"], r["seconds"] = None, 0.0
             failures.append({"run": r["hash"], "failure": res["failure"], "error": res["error"]})
@@ -110,7 +112,7 @@ def run_correlate(p: Params, d: Optional[Dist] = None, task=None, log: Callable[
             r["mean_iou"], r["seconds"] = res["mean_iou"], res["seconds"]
             log(f"{i + 1}/{len(chosen)} {r['hash']} (reward {r['reward']:.3f}, {r['bucket']}): mIoU "
                 f"{r['mean_iou']:.4f}")
-        if tick:
+        if tick and not done:
             tick()
     col = lambda k: [r[k] for r in chosen]  # noqa: E731
     metrics = {

@@ -178,3 +178,36 @@ def train_arch(p: Params, genotype: str, *, variant: str, width: int, repeats: i
         if not keep:
             (run_dir / "last.pt").unlink(missing_ok=True)
     return result, model
+
+
+def train_side_by_side(p: Params, runs: list[dict], *, runtime: Optional[Runtime], tick=None,
+                       log: Callable[[str], None] = print) -> dict:
+    """Train ``runs`` (each the keyword arguments of :func:`train_arch` but ``p``: genotype, variant,
+    width, repeats, schedule, run_dir) in ``runtime.procs`` processes (:mod:`nasseg.parallel`) when
+    that is more than one here (a CPU, outside torchrun); ``{str(run_dir): result}`` for the runs
+    trained or reused, ``{}`` when the caller should train them itself (one process). ``tick``
+    after each run. A run's result does not depend on the process: its weights come from its
+    seed rule (:func:`train_arch`), its data order from the schedule's seed."""
+    from ..parallel import side_by_side, usable_procs
+
+    rt = runtime or CPU_FP32
+    procs = usable_procs(p.runtime.procs, rt.device)
+    if procs <= 1 or len(runs) <= 1:
+        return {}
+    log(f"{len(runs)} runs side by side in {procs} processes (runtime.procs)")
+    results = side_by_side(_train_job, [(p, kw, rt) for kw in runs], procs,
+                           labels=[str(kw["run_dir"]) for kw in runs],
+                           on_done=(lambda _i, _r: tick()) if tick else None)
+    return {str(kw["run_dir"]): res for kw, res in zip(runs, results)}
+
+
+def _train_job(_job: int, p: Params, kw: dict, runtime: Runtime) -> dict:
+    """One run in a child process of :func:`train_side_by_side` (no input workers: the cores are
+    the other runs'); its log lines carry the run's folder."""
+    import sys
+    from dataclasses import replace
+
+    name = Path(kw["run_dir"]).name
+    res, _ = train_arch(p, **kw, runtime=replace(runtime, workers=0),
+                        log=lambda s: print(f"[{name}] {s}", file=sys.stderr, flush=True))
+    return res

@@ -10,6 +10,8 @@ from .probe import Probe, Prober
 from .table import SCALING, WHATIF, StagePlan
 from .work import count_sets
 
+STANDIN_SAMPLE = 16  # random architectures whose MAdds are counted to pick the stand-ins from
+
 
 class PlannerBase:
     def __init__(self, p: Params, hw: Hardware, prober: Prober, params_path: str = "params.yaml",
@@ -19,6 +21,7 @@ class PlannerBase:
         self.seed = seed
         self.n_archs = archs
         self._genotypes: dict[str, list] = {}
+        self.standins: dict[str, str] = {}  # how each space's stand-ins were picked (for the assumptions)
 
     # ----------------------------------------------------------------- helpers
     @property
@@ -29,13 +32,30 @@ class PlannerBase:
         return WHATIF.format(k=TRAIN_PASSES, tf=self.hw.gpu_tflops, s0=s0)
 
     def genotypes(self, space_name: str) -> list:
-        """``archs`` random architectures of the space (seeded): the stand-ins for the searched ones."""
+        """``archs`` stand-ins for the searched architectures: from STANDIN_SAMPLE random architectures
+        of the space (seeded), those nearest evenly spaced quantiles of their counted MAdds (one: the
+        nearest the sample's mean). Step time grows with MAdds and a stage-1 step varies ~10x across
+        the space, so a lone random draw can be far from the average trial."""
         if space_name not in self._genotypes:
+            from ..search.inner import architecture_cost
             from ..spaces import get_space
 
             space = get_space(space_name)
             rng = np.random.default_rng(self.seed)
-            self._genotypes[space_name] = [space.sample(rng) for _ in range(self.n_archs)]
+            sample = [space.sample(rng) for _ in range(max(STANDIN_SAMPLE, self.n_archs))]
+            s = self.p.search if space_name == self.p.search.search_space else self.p.wacv.search
+            madds = np.array([architecture_cost(g, s, self.p.data.num_classes, size=64, space=space)[1]
+                              for g in sample], dtype=float)
+            if self.n_archs == 1:
+                picks = [int(np.argmin(np.abs(madds - madds.mean())))]
+            else:
+                order = np.argsort(madds)
+                picks = [int(order[min(len(order) - 1, int((i + 0.5) * len(order) / self.n_archs))])
+                         for i in range(self.n_archs)]
+            self._genotypes[space_name] = [sample[i] for i in picks]
+            self.standins[space_name] = (f"{self.n_archs} of {len(sample)} random {space_name} architectures, picked "
+                                         f"by counted MAdds (theirs {madds[picks].mean() / madds.mean():.2f}x the "
+                                         "sample's mean)")
         return self._genotypes[space_name]
 
     def arch_probes(self, space_name: str, *, width: int, repeats: int, aux: str, num_classes: int,

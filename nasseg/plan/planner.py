@@ -21,6 +21,10 @@ from .table import StagePlan
 from .train_stages import TrainStages
 from .work import STAGE2_ABOVE_MEAN
 
+# each probe: batch PROBE_BATCH at the two sides, the fastest of PROBE_REPS timed steps (after a
+# warm-up step); batch 2 and one step left the small point dominated by fixed costs and timing noise
+PROBE_BATCH, PROBE_REPS = 4, 2
+
 
 class Planner(DataStages, SearchStages, TrainStages):
     """Plans each stage by name (``search@ppo``: the ``search`` planner with strategy ``ppo``)."""
@@ -103,7 +107,7 @@ def make_plan(p: Params, hw: Hardware, *, params_path: str = "params.yaml", dvc:
         raise ConfigError(f"--archs must be at least 1, got {archs}")
     t0 = time.perf_counter()
     torch.manual_seed(seed)
-    prober = Prober(hw, sides, seed=seed, log=log)
+    prober = Prober(hw, sides, batch=PROBE_BATCH, reps=PROBE_REPS, seed=seed, log=log)
     planner = Planner(p, hw, prober, params_path, archs=archs, seed=seed)
     rows = []
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0

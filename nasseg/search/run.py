@@ -74,7 +74,7 @@ def make_trainer(p: Params, params_path: str, system: str, runtime: Runtime, exe
     s = p.search
     if executor.name != "ray":
         return CacheTrainer(params_path, s, p.data.num_classes, system=system, device=str(runtime.device),
-                            precision=runtime.precision)
+                            precision=runtime.precision, workers=runtime.workers)
     shared = None
     if s.ray.shared_cache:
         from ..cache import FeatureCache

@@ -9,6 +9,7 @@ import numpy as np
 
 from ..config import Params, SearchParams
 from ..outputs import write_json, write_tsv
+from ..parallel import side_by_side, usable_procs
 from ..runtime import Runtime
 from .strategy import RandomStrategy
 from .trainer import CacheTrainer
@@ -38,29 +39,43 @@ def run_tricks(p: Params, params_path: str, base: SearchParams, n_archs: int, se
     rank, world = (d.rank, d.world) if d is not None else (0, 1)
     props = RandomStrategy(seed=seed).propose(n_archs)
     runs = [(k, setup) for k in range(len(props)) for setup in setups]
-    mine = []
-    for k, setup in runs[rank::world]:
-        trainer = CacheTrainer(params_path, setup_config(base, setup), p.data.num_classes,
-                               device=str(runtime.device), precision=runtime.precision)
-        text = props[k].genotype.to_text()
-        row = {"arch": k, "setup": setup, "genotype": text, "stage1_reward": None, "stage2_reward": None,
-               "failure": ""}
-        try:
-            s1 = trainer.stage1(text, seed + k)
-            row["stage1_reward"] = s1["reward"]
-            s2 = trainer.stage2(text, s1, seed + k)
-            row["stage2_reward"] = s2["reward"]
-        except Exception as err:  # noqa: BLE001 - recorded, the study goes on
-            row["failure"] = f"{type(err).__name__}: {err}"
-        mine.append(row)
-        if tick:
-            tick()
-    shares = d.gather(mine) if d is not None else [mine]
-    # rank r ran runs r, r + world, ...: interleave the shares back into the runs' order
-    rows = [shares[i % world][i // world] for i in range(len(runs))]
+    jobs = [(p, params_path, base, props[k].genotype.to_text(), k, setup, seed, runtime) for k, setup in runs]
+    if world == 1:  # alone: the runs side by side in runtime.procs processes (a CPU), or in turn here
+        procs = usable_procs(p.runtime.procs, runtime.device)
+        rows = side_by_side(_one_run, jobs, procs, labels=[f"tricks {k} {setup}" for k, setup in runs],
+                            on_done=(lambda _i, _r: tick()) if tick else None)
+    else:
+        mine = []
+        for job in jobs[rank::world]:
+            mine.append(_one_run(0, *job))
+            if tick:
+                tick()
+        shares = d.gather(mine)
+        # rank r ran runs r, r + world, ...: interleave the shares back into the runs' order
+        rows = [shares[i % world][i // world] for i in range(len(runs))]
     if out is not None and rank == 0:
         write_tricks(rows, out)
     return rows
+
+
+def _one_run(_job: int, p: Params, params_path: str, base: SearchParams, text: str, k: int, setup: str, seed: int,
+             runtime: Runtime) -> dict:
+    """Architecture ``k`` (``text``) through stage 1 and stage 2 with one setup; a failure is recorded
+    in the row. In a child process of :func:`~nasseg.parallel.side_by_side` its input is read
+    inline (the other cores are the other runs')."""
+    from ..parallel import in_child
+
+    trainer = CacheTrainer(params_path, setup_config(base, setup), p.data.num_classes, device=str(runtime.device),
+                           precision=runtime.precision, workers=0 if in_child() else None)
+    row = {"arch": k, "setup": setup, "genotype": text, "stage1_reward": None, "stage2_reward": None, "failure": ""}
+    try:
+        s1 = trainer.stage1(text, seed + k)
+        row["stage1_reward"] = s1["reward"]
+        s2 = trainer.stage2(text, s1, seed + k)
+        row["stage2_reward"] = s2["reward"]
+    except Exception as err:  # noqa: BLE001 - recorded, the study goes on
+        row["failure"] = f"{type(err).__name__}: {err}"
+    return row
 
 
 def write_tricks(rows: list[dict], out: Path) -> None:

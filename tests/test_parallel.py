@@ -1,0 +1,53 @@
+"""nasseg.parallel: independent jobs side by side in spawned processes, results in job order."""
+from __future__ import annotations
+
+import os
+
+import pytest
+import torch
+
+from nasseg.errors import NassegError
+from nasseg.parallel import in_child, report, side_by_side, threads_per_proc, usable_procs
+
+
+def _job(i: int, x: int, fail: bool = False) -> dict:
+    """A job: reports two units of progress, says where it ran."""
+    report(i)
+    report(i)
+    if fail:
+        raise NassegError(f"job {x} was told to fail")
+    return {"i": i, "square": x * x, "child": in_child(), "pid": os.getpid(), "threads": torch.get_num_threads()}
+
+
+def test_jobs_side_by_side_return_in_job_order_with_progress():
+    progress, done = {}, []
+    out = side_by_side(_job, [(3,), (4,), (5,)], 2, on_progress=lambda i, n: progress.__setitem__(i, progress.get(i, 0) + n),
+                       on_done=lambda i, r: done.append(i))
+    assert [r["square"] for r in out] == [9, 16, 25] and [r["i"] for r in out] == [0, 1, 2]
+    assert all(r["child"] for r in out) and all(r["pid"] != os.getpid() for r in out)
+    assert all(r["threads"] == threads_per_proc(2) for r in out)
+    assert progress == {0: 2, 1: 2, 2: 2} and sorted(done) == [0, 1, 2]
+
+
+def test_one_process_runs_here_with_the_same_calls():
+    progress = {}
+    out = side_by_side(_job, [(3,), (4,)], 1, on_progress=lambda i, n: progress.__setitem__(i, progress.get(i, 0) + n))
+    assert [r["square"] for r in out] == [9, 16] and not any(r["child"] for r in out)
+    assert all(r["pid"] == os.getpid() for r in out) and progress == {0: 2, 1: 2}
+
+
+def test_a_failing_job_names_itself_and_the_others_finish():
+    done = []
+    with pytest.raises(NassegError, match=r"second: job 4 was told to fail"):
+        side_by_side(_job, [(3,), (4, True), (5,)], 2, labels=["first", "second", "third"],
+                     on_done=lambda i, r: done.append(i))
+    assert sorted(done) == [0, 2]
+
+
+def test_procs_only_on_a_cpu_outside_torchrun(monkeypatch):
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    assert usable_procs(2, torch.device("cpu")) == 2
+    assert usable_procs(2, torch.device("cuda", 0)) == 1
+    assert usable_procs(1, torch.device("cpu")) == 1
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    assert usable_procs(2, torch.device("cpu")) == 1
