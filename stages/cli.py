@@ -61,6 +61,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "bench-input": (TOOLS, "stages.tools.bench_input:main", "images/s of the training input pipeline alone, 0/1/2 workers"),
     "bench-proxy": (TOOLS, "stages.tools.bench_proxy:main", "how small the search's proxy can be and still rank "
                     "architectures (seeds, settings vs a longer training)"),
+    "bench-procs": (TOOLS, "stages.tools.bench_procs:main", "what runtime.procs buys: the same jobs in turn vs side by "
+                    "side in processes"),
     "bench-prepare": (TOOLS, "stages.tools.bench_prepare:main", "prepare on a 10k real-format set; loader img/s before vs after"),
     "plan": (TOOLS, "stages.tools.plan:main", "cost a run before starting it: work, time, disk, memory per stage"),
     "profile": (TOOLS, "stages.tools.profile:app", "named params for a whole run (paper, wacv, tiny): profile list | diff | use"),

@@ -51,3 +51,22 @@ def test_procs_only_on_a_cpu_outside_torchrun(monkeypatch):
     assert usable_procs(1, torch.device("cpu")) == 1
     monkeypatch.setenv("WORLD_SIZE", "2")
     assert usable_procs(2, torch.device("cpu")) == 1
+
+
+def test_bench_procs_times_both_ways(tmp_path):
+    from nasseg.bench_procs import bench_procs, summary_rows
+
+    r = bench_procs(procs=2, jobs=2, steps=1, side=64, batch=2, kinds=("decoder",), log=lambda s: None)
+    k = r["kinds"]["decoder"]
+    assert k["in_turn_s"] > 0 and k["side_by_side_s"] > 0 and len(k["job_s_side_by_side"]) == 2
+    assert k["speedup"] == pytest.approx(k["in_turn_s"] / k["side_by_side_s"], rel=1e-2)
+    assert summary_rows(r)[0][0] == "decoder"
+
+
+def test_bench_procs_refuses_bad_options(tmp_path):
+    from conftest import run_cli
+
+    done = run_cli(["bench-procs", "--procs", "1"], tmp_path)
+    assert done.returncode == 2 and "--procs" in done.stdout + done.stderr and "Traceback" not in done.stderr
+    done = run_cli(["bench-procs", "--kinds", "gpu"], tmp_path)
+    assert done.returncode == 2 and "--kinds" in done.stdout + done.stderr and "Traceback" not in done.stderr

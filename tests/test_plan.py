@@ -51,22 +51,24 @@ def _check(plan: dict, text: str, took: float, params_path: Path) -> None:
         if s["peak_bytes"] is not None:
             assert s["peak_bytes"] > 0
     # the computing stages all have a time
-    for name in ("pretrain", "teacher", "precompute", "benchmark", "search@ppo", "search@random", "tricks", "ablate",
+    for name in ("pretrain", "teacher", "precompute", "benchmark", "search", "tricks", "ablate",
                  "correlate", "train", "transfer", "precompute_wacv", "search_wacv", "train_wacv"):
         assert by[name]["seconds"] is not None, name
     assert plan["totals"]["seconds"] == pytest.approx(sum(s["seconds"] or 0 for s in plan["stages"]))
     # work counts from the params
     sets = count_sets(p)
-    for name, s in (("search@ppo", p.search), ("search@random", p.search), ("search_wacv", p.wacv.search)):
+    for name, s, n in (("search", p.search, 2), ("search_wacv", p.wacv.search, 1)):  # search: ppo and random
         c = by[name]["counts"]
         if s.max_seconds is None:
-            assert c["trials"] == s.max_trials
+            assert c["trials"] == n * s.max_trials
         else:  # the wall-clock budget cuts the trials; the plan says how many fit
             assert 1 <= c["trials"] <= (s.max_trials or c["trials"]) and "max_seconds" in " ".join(by[name]["notes"])
         assert 1 <= c["expected_stage2"] <= c["trials"]
     s1 = p.search.stage1
     per_epoch = s1.samples_per_epoch // s1.batch_size if s1.samples_per_epoch else p.precompute.n // s1.batch_size
-    assert by["search@ppo"]["counts"]["stage1_steps"] == s1.epochs * per_epoch
+    assert by["search"]["counts"]["stage1_steps"] == s1.epochs * per_epoch
+    if p.runtime.procs > 1:  # the two searches side by side: the wall time is one search's, on fewer threads
+        assert by["search"]["seconds"] < by["search"]["train_seconds"] and "side by side" in by["search"]["parallel"]
     assert by["ablate"]["counts"]["runs"] == p.ablate.archs * len(p.ablate.variants)
     assert by["correlate"]["counts"]["runs"] == 3 * p.correlate.per_bucket
     assert by["train"]["counts"]["runs"] == p.train.archs + len(p.train.baselines)
@@ -181,6 +183,11 @@ def test_compare_reads_the_records_and_names_stages_without_one(tmp_path):
     p = parse_params({"search": {"out": str(out)}, "pretrain": {"out": str(tmp_path / "none")}})
     rec = measured(p, "search@ppo")
     assert rec["seconds"] == pytest.approx(27.0) and rec["work"] == {"trials": 2, "reached_stage2": 1}
+    assert measured(p, "search") is None  # the merged stage needs both strategies' records
+    (out / "random").mkdir()
+    (out / "random" / "trials.tsv").write_text((out / "ppo" / "trials.tsv").read_text())
+    both = measured(p, "search")
+    assert both["seconds"] == pytest.approx(54.0) and both["work"] == {"trials": 4, "reached_stage2": 2}
     assert measured(p, "pretrain") is None
     plan = {"stages": [{"stage": "search@ppo", "train_seconds": 54.0, "counts": {"trials": 2, "expected_stage2": 1}},
                        {"stage": "pretrain", "train_seconds": 10.0, "counts": {}},

@@ -209,3 +209,14 @@ def test_report_renders_in_headless_chromium(built, tmp_path):
         colours = im.convert("L").getcolors(maxcolors=1 << 16)
     # a rendered page, not a blank one: text and figures give many grey levels
     assert colours is None or len(colours) > 20
+
+
+def test_training_curves_skip_epochs_without_a_validation(tmp_path):
+    """pretrain with eval_every > 1: its history.tsv has epochs with an empty mean_iou."""
+    from nasseg.report.figures import plot_training_curves
+
+    hist = {"pretrain": [{"epoch": "1", "mean_iou": "", "train_loss": "0.7"},
+                         {"epoch": "2", "mean_iou": "0.41", "train_loss": "0.5"}],
+            "teacher": [{"epoch": "1", "mean_iou": "0.3", "train_loss": "0.6"}]}
+    path = plot_training_curves(hist, {}, tmp_path / "curves.png")
+    assert path.is_file() and path.stat().st_size > 0

@@ -39,7 +39,7 @@ from ..models.encoder import MobileNetV2Encoder
 from ..models.zoo import PUBLISHED, arch_info, build_model, list_archs
 from ..runtime import Runtime
 from ..training.distributed import Dist
-from .runner import failed, genotype_text, train_arch
+from .runner import failed, genotype_text, train_arch, train_side_by_side
 
 # SPEC 6: VOC val mIoU (%), MAdds (B), params (M), output side at 512x512, ms on a 1080Ti.
 PAPER_TABLE1 = {
@@ -187,18 +187,20 @@ def table1_runs(p: Params) -> list[dict]:
 
 
 def train_run(p: Params, r: dict, *, d: Optional[Dist], task, log: Callable[[str], None],
-              runtime: Optional[Runtime]) -> tuple[Optional[dict], Optional[list], Optional[dict]]:
-    """Train one of :func:`table1_runs` and write its folder; (card, history, None) on the main
-    process, (None, None, None) on the others, (None, None, failure) when it ran out of memory."""
+              runtime: Optional[Runtime], trained: Optional[tuple] = None
+              ) -> tuple[Optional[dict], Optional[list], Optional[dict]]:
+    """Train one of :func:`table1_runs` (or take ``trained``: its (result, model), trained side by
+    side beforehand) and write its folder; (card, history, None) on the main process, (None, None,
+    None) on the others, (None, None, failure) when it ran out of memory."""
     t = p.train
     main = d is None or d.main
     run_dir = Path(t.out) / r["dir"]
     run_dir.mkdir(parents=True, exist_ok=True)
     if main:
         log(f"{r['dir'].as_posix()}: {r['note']}")
-    result, model = train_arch(p, r["arch"], variant=r["variant"], width=t.width, repeats=t.repeats,
-                               schedule=t.schedule, run_dir=Path(t.resume) / r["dir"], d=d, task=task, log=log,
-                               keep=True, runtime=runtime)
+    result, model = trained or train_arch(p, r["arch"], variant=r["variant"], width=t.width, repeats=t.repeats,
+                                          schedule=t.schedule, run_dir=Path(t.resume) / r["dir"], d=d, task=task,
+                                          log=log, keep=True, runtime=runtime)
     if failed(result):  # out of memory: recorded in its result.json, reported, retried next time
         return None, None, {"run": r["dir"].as_posix(), "failure": result["failure"], "error": result["error"]}
     if not main:
@@ -266,8 +268,14 @@ def run_train(p: Params, d: Optional[Dist] = None, task=None, log: Callable[[str
               runtime: Optional[Runtime] = None) -> list[dict]:
     check_baselines(p)  # a bad name fails here, not after hours of training the found ones
     cards, histories, failures = [], {}, []
-    for r in table1_runs(p):
-        card, history, failure = train_run(p, r, d=d, task=task, log=log, runtime=runtime)
+    runs, t = table1_runs(p), p.train
+    # the runs side by side first when runtime.procs allows (a CPU, no torchrun); latency is timed after, alone
+    done = train_side_by_side(p, [dict(genotype=r["arch"], variant=r["variant"], width=t.width, repeats=t.repeats,
+                                       schedule=t.schedule, run_dir=Path(t.resume) / r["dir"]) for r in runs],
+                              runtime=runtime, log=log, keep=True) if d is None or d.world == 1 else {}
+    for r in runs:
+        card, history, failure = train_run(p, r, d=d, task=task, log=log, runtime=runtime,
+                                           trained=done.get(str(Path(t.resume) / r["dir"])))
         if failure:
             failures.append(failure)
         elif card:

@@ -181,13 +181,16 @@ def train_arch(p: Params, genotype: str, *, variant: str, width: int, repeats: i
 
 
 def train_side_by_side(p: Params, runs: list[dict], *, runtime: Optional[Runtime], tick=None,
-                       log: Callable[[str], None] = print) -> dict:
+                       log: Callable[[str], None] = print, keep: bool = False) -> dict:
     """Train ``runs`` (each the keyword arguments of :func:`train_arch` but ``p``: genotype, variant,
-    width, repeats, schedule, run_dir) in ``runtime.procs`` processes (:mod:`nasseg.parallel`) when
-    that is more than one here (a CPU, outside torchrun); ``{str(run_dir): result}`` for the runs
-    trained or reused, ``{}`` when the caller should train them itself (one process). ``tick``
-    after each run. A run's result does not depend on the process: its weights come from its
-    seed rule (:func:`train_arch`), its data order from the schedule's seed."""
+    width, repeats, schedule, run_dir; and optionally ``params``, the run's own Params) in
+    ``runtime.procs`` processes (:mod:`nasseg.parallel`) when that is more than one here (a CPU,
+    outside torchrun). Returns ``{str(run_dir): result}`` for the runs trained or reused, or
+    ``{str(run_dir): (result, model)}`` with ``keep`` (the trained model, on the CPU, rebuilt here
+    from the weights the child left in ``run_dir/kept.pt``; None for a failed run); ``{}`` when
+    the caller should train them itself (one process). ``tick`` after each run. A run's result
+    does not depend on the process: its weights come from its seed rule (:func:`train_arch`), its
+    data order from the schedule's seed."""
     from ..parallel import side_by_side, usable_procs
 
     rt = runtime or CPU_FP32
@@ -195,19 +198,34 @@ def train_side_by_side(p: Params, runs: list[dict], *, runtime: Optional[Runtime
     if procs <= 1 or len(runs) <= 1:
         return {}
     log(f"{len(runs)} runs side by side in {procs} processes (runtime.procs)")
-    results = side_by_side(_train_job, [(p, kw, rt) for kw in runs], procs,
-                           labels=[str(kw["run_dir"]) for kw in runs],
+    jobs = [(kw.get("params", p), {k: v for k, v in kw.items() if k != "params"}, rt, keep) for kw in runs]
+    results = side_by_side(_train_job, jobs, procs, labels=[str(kw["run_dir"]) for kw in runs],
                            on_done=(lambda _i, _r: tick()) if tick else None)
-    return {str(kw["run_dir"]): res for kw, res in zip(runs, results)}
+    if not keep:
+        return {str(kw["run_dir"]): res for kw, res in zip(runs, results)}
+    out = {}
+    for (q, kw, _, _), res in zip(jobs, results):
+        kept = Path(kw["run_dir"]) / "kept.pt"
+        model = None
+        if not failed(res):
+            model = build_arch(q, kw["genotype"], width=kw["width"], repeats=kw["repeats"], aux=kw["variant"])
+            model.load_state_dict(torch.load(kept, map_location="cpu", weights_only=True))
+            kept.unlink()
+        out[str(kw["run_dir"])] = (res, model)
+    return out
 
 
-def _train_job(_job: int, p: Params, kw: dict, runtime: Runtime) -> dict:
+def _train_job(_job: int, p: Params, kw: dict, runtime: Runtime, keep: bool) -> dict:
     """One run in a child process of :func:`train_side_by_side` (no input workers: the cores are
-    the other runs'); its log lines carry the run's folder."""
+    the other runs'); its log lines carry the run's folder. With ``keep`` the trained weights go
+    to ``run_dir/kept.pt`` for the main process."""
     import sys
     from dataclasses import replace
 
     name = Path(kw["run_dir"]).name
-    res, _ = train_arch(p, **kw, runtime=replace(runtime, workers=0),
-                        log=lambda s: print(f"[{name}] {s}", file=sys.stderr, flush=True))
+    res, model = train_arch(p, **kw, runtime=replace(runtime, workers=0), keep=keep,
+                            log=lambda s: print(f"[{name}] {s}", file=sys.stderr, flush=True))
+    if keep and model is not None:
+        Path(kw["run_dir"]).mkdir(parents=True, exist_ok=True)
+        torch.save(model.state_dict(), Path(kw["run_dir"]) / "kept.pt")
     return res

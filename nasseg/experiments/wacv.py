@@ -28,7 +28,7 @@ from ..models.zoo import PUBLISHED_TEMPLATES
 from ..runtime import Runtime
 from ..training.distributed import Dist
 from .final import command_line, cpu_latency, inference_copy
-from .runner import failed, train_arch
+from .runner import failed, train_arch, train_side_by_side
 
 # SPEC §9: test mIoU (%) and parameters of the published architectures; latency (ms) on a 1080Ti.
 PAPER_WACV = {
@@ -99,6 +99,11 @@ def run_wacv_train(p: Params, d: Optional[Dist] = None, task=None, log: Callable
     main = d is None or d.main
     archs = wacv_archs(p)
     cards, failures = [], []
+    # every (dataset, architecture) run side by side first when runtime.procs allows (a CPU, no torchrun)
+    runs = [dict(params=p.for_system("wacv", dataset), genotype=a["genotype"], variant="none", width=w.width,
+                 repeats=w.repeats, schedule=getattr(w, dataset), run_dir=Path(w.resume) / dataset / a["name"])
+            for dataset in w.datasets for a in archs]
+    done = train_side_by_side(p, runs, runtime=runtime, log=log, keep=True) if d is None or d.world == 1 else {}
     for dataset in w.datasets:
         q = p.for_system("wacv", dataset)
         schedule = getattr(w, dataset)
@@ -107,9 +112,9 @@ def run_wacv_train(p: Params, d: Optional[Dist] = None, task=None, log: Callable
             run_dir.mkdir(parents=True, exist_ok=True)
             if main:
                 log(f"{dataset}/{a['name']}: {a['genotype']}")
-            result, model = train_arch(q, a["genotype"], variant="none", width=w.width, repeats=w.repeats,
-                                       schedule=schedule, run_dir=Path(w.resume) / dataset / a["name"], d=d,
-                                       task=task, log=log, keep=True, runtime=runtime)
+            result, model = done.get(str(Path(w.resume) / dataset / a["name"])) or train_arch(
+                q, a["genotype"], variant="none", width=w.width, repeats=w.repeats, schedule=schedule,
+                run_dir=Path(w.resume) / dataset / a["name"], d=d, task=task, log=log, keep=True, runtime=runtime)
             if failed(result):  # out of memory: recorded in its result.json, reported below, retried next time
                 failures.append({"run": f"{dataset}/{a['name']}", "failure": result["failure"],
                                  "error": result["error"]})

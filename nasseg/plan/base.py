@@ -37,15 +37,26 @@ class PlannerBase:
         nearest the sample's mean). Step time grows with MAdds and a stage-1 step varies ~10x across
         the space, so a lone random draw can be far from the average trial."""
         if space_name not in self._genotypes:
-            from ..search.inner import architecture_cost
+            import torch
+            from torch.utils.flop_counter import FlopCounterMode
+
+            from ..models.encoder import MobileNetV2Encoder
             from ..spaces import get_space
 
             space = get_space(space_name)
             rng = np.random.default_rng(self.seed)
             sample = [space.sample(rng) for _ in range(max(STANDIN_SAMPLE, self.n_archs))]
             s = self.p.search if space_name == self.p.search.search_space else self.p.wacv.search
-            madds = np.array([architecture_cost(g, s, self.p.data.num_classes, size=64, space=space)[1]
-                              for g in sample], dtype=float)
+            with torch.no_grad():  # the decoders' MAdds on one set of taps (the encoder is the same for all)
+                taps = MobileNetV2Encoder(taps=space.encoder_taps).eval()(torch.zeros(1, 3, 64, 64))
+                madds = []
+                for g in sample:
+                    dec = space.build_decoder(g, num_classes=self.p.data.num_classes, width=s.width,
+                                              repeats=s.repeats).eval()
+                    with FlopCounterMode(display=False) as fc:
+                        dec(list(taps))
+                    madds.append(fc.get_total_flops() / 2)
+            madds = np.array(madds, dtype=float)
             if self.n_archs == 1:
                 picks = [int(np.argmin(np.abs(madds - madds.mean())))]
             else:
@@ -71,6 +82,37 @@ class PlannerBase:
                                                                repeats=repeats, aux=aux),
                                        kind, num_classes=num_classes, optim=optim))
         return out
+
+    # ----------------------------------------------------------------- runtime.procs
+    @property
+    def procs(self) -> int:
+        """Processes the stages with independent runs use here (``runtime.procs`` on a CPU; 1 on GPUs)."""
+        from ..parallel import usable_procs
+
+        return usable_procs(self.p.runtime.procs, "cpu" if self.hw.device == "cpu" else "cuda") \
+            if self.hw.world == 1 else 1
+
+    def procs_factor(self, probes: list[Probe], kind: str) -> float:
+        """How much slower one step is on ``cores // procs`` threads than on all cores: timed on the
+        first stand-in (3 steps each way, the faster kept). 1 when the runs go in turn."""
+        if self.procs <= 1 or not self.prober.timing:
+            return 1.0
+        return self.prober.thread_factor(probes[0].key, kind, self.procs)
+
+    def side_by_side(self, st: StagePlan, jobs: list[float], factor: float, what: str) -> None:
+        """``st.train_seconds`` = the jobs' summed seconds at ``factor`` (what the records hold: each
+        job's own training time); ``st.seconds`` = their makespan over ``procs`` processes, at least
+        the longest job (the first process to free takes the next job)."""
+        from ..parallel import threads_per_proc
+
+        procs = self.procs
+        timed = [j * factor for j in jobs]
+        st.train_seconds = float(sum(timed))
+        st.seconds = max(st.train_seconds / procs, max(timed, default=0.0)) if procs > 1 else st.train_seconds
+        if procs > 1:
+            st.parallel = (f"{what} side by side in {procs} processes (runtime.procs) of "
+                           f"{threads_per_proc(procs)} thread(s): each step x{factor:.2f} the time on "
+                           "all cores (timed)")
 
     def mean_step(self, probes: list[Probe], batch: float, pixels: float, train: bool = True) -> float:
         return float(np.mean([pr.step_seconds(self.hw, batch, pixels, train) for pr in probes]))

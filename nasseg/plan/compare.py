@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Optional
 
 from ..config import Params
+from .search_stages import SEARCH_STRATEGIES
 
 
 def _read_json(path: Path):
@@ -42,10 +43,13 @@ def measured(p: Params, stage: str) -> Optional[dict]:
         return None
     if base in ("search", "search_wacv"):
         s = p.search if base == "search" else p.wacv.search
-        path = Path(s.out) / (item or "ppo") / "trials.tsv"
-        t = _trials_seconds(path)
-        return None if t is None else {"seconds": t["seconds"], "source": str(path),
-                                       "work": {"trials": t["trials"], "reached_stage2": t["reached_stage2"]}}
+        names = [item] if item else (list(SEARCH_STRATEGIES) if base == "search" else ["ppo"])
+        paths = [Path(s.out) / n / "trials.tsv" for n in names]
+        ts = [_trials_seconds(x) for x in paths]
+        if any(t is None for t in ts):
+            return None
+        return {"seconds": sum(t["seconds"] for t in ts), "source": ", ".join(str(x) for x in paths),
+                "work": {"trials": sum(t["trials"] for t in ts), "reached_stage2": sum(t["reached_stage2"] for t in ts)}}
     if base in ("ablate", "correlate"):
         out = getattr(p, base).out
         m = _read_json(Path(out) / "metrics.json")
@@ -63,7 +67,10 @@ def measured(p: Params, stage: str) -> Optional[dict]:
                     "work": {"runs": len(runs)}}
         return None
     if base == "transfer":
-        runs = sorted((Path(p.transfer.out) / "runs").glob("*/*/result.json"))
+        # the runs of today's tasks and models (the folder keeps those of earlier params too)
+        runs = sorted(Path(p.transfer.out) / "runs" / t / m / "result.json" for t in p.transfer.tasks
+                      for m in p.transfer.models)
+        runs = [x for x in runs if x.is_file()]
         recs = [r for r in (_read_json(x) for x in runs) if r and "seconds" in r]
         if recs:
             return {"seconds": sum(r["seconds"] for r in recs), "source": str(Path(p.transfer.out) / "runs"),

@@ -16,7 +16,7 @@ from ..errors import ConfigError
 from .data_stages import DataStages
 from .hardware import ARCH0_MADDS_512, DEFAULT_GPU_TFLOPS, PAPER_ARCH0_MS, Hardware
 from .probe import Prober
-from .search_stages import SearchStages
+from .search_stages import SEARCH_STRATEGIES, SearchStages
 from .table import StagePlan
 from .train_stages import TrainStages
 from .work import STAGE2_ABOVE_MEAN
@@ -53,7 +53,7 @@ class Planner(DataStages, SearchStages, TrainStages):
         elif base == "benchmark":
             self.benchmark(st)
         elif base == "search":
-            self.search(st, p, name.split("@")[1] if "@" in name else "ppo")
+            self.searches(st, p, [name.split("@")[1]] if "@" in name else list(SEARCH_STRATEGIES))
         elif base == "search_wacv":
             self.search(st, p.for_system("wacv"), "ppo", wacv=True)
         elif base == "tricks":
@@ -125,6 +125,7 @@ def make_plan(p: Params, hw: Hardware, *, params_path: str = "params.yaml", dvc:
             "default_gpu_tflops_basis": f"2 x {ARCH0_MADDS_512} MAdds (arch0 at 512², our counter) / "
                                         f"{PAPER_ARCH0_MS} ms (paper Table 1, 1080Ti) = {DEFAULT_GPU_TFLOPS} TFLOP/s",
             "stage2_above_mean": STAGE2_ABOVE_MEAN,
+            "standins": planner.standins,
             "not_modelled": ["input pipeline (nasseg bench-input)", "DDP all-reduce and Ray dispatch",
                              "PPO controller updates", "checkpoint writes"],
             "set_sizes": {k: {"images": v, "basis": planner.sets.basis[k]} for k, v in planner.sets.sizes.items()},

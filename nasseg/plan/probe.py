@@ -12,6 +12,8 @@ import torch.nn.functional as F
 
 from .hardware import TRAIN_PASSES, Hardware
 
+QUICK_STEP_S = 0.5  # a timed step shorter than this is repeated (up to the prober's reps)
+
 @dataclass
 class Linear:
     """``y = a + b·u`` through two measured points (u = batch x pixels)."""
@@ -66,6 +68,8 @@ class Prober:
         self.hw, self.sides, self.batch, self.reps, self.seed, self.log = hw, sides, batch, reps, seed, log
         self.device = torch.device("cuda" if hw.device == "cuda" and hw.present else "cpu")
         self.cache: dict[str, Probe] = {}
+        self.builders: dict[str, Callable[[], nn.Module]] = {}  # key -> how its model is built (thread_factor)
+        self.factors: dict[str, float] = {}
         self.seconds = 0.0
 
     @property
@@ -83,6 +87,7 @@ class Prober:
             t0 = time.perf_counter()
             torch.manual_seed(self.seed)
             model = build()
+            self.builders[key] = build
             self.cache[key] = self._probe(key, what, model, kind, **kw)
             self.seconds += time.perf_counter() - t0
             self.log(f"probed {key} in {time.perf_counter() - t0:.1f} s")
@@ -135,8 +140,10 @@ class Prober:
                 # the warm-up step (first calls at a new shape are slow) measures the saved activations
                 mem_pts.append((u, self._saved_bytes(lambda: loss_fn(batch)[0].backward(), model)))
                 if self.timing:
-                    times = [run_epoch([batch], loss_fn, upd, rt, where=f"plan probe {key}").seconds
-                             for _ in range(self.reps)]
+                    times = []
+                    # repeats (the fastest kept) only while a step is quick: a heavy model's one step is steady
+                    while len(times) < self.reps and (not times or min(times) < QUICK_STEP_S):
+                        times.append(run_epoch([batch], loss_fn, upd, rt, where=f"plan probe {key}").seconds)
                     train_pts.append((u, min(times)))
                 opt.zero_grad(set_to_none=True)
             if self.timing:
@@ -158,6 +165,44 @@ class Prober:
         if mem_pts:
             probe.activations = Linear.through(*mem_pts)
         return probe
+
+    def thread_factor(self, key: str, kind: str, procs: int) -> float:
+        """Step time on ``cores // procs`` threads over that on all cores, for the model probed as
+        ``key`` (rebuilt from its probe's builder): batch 8 at 96², the faster of 3 steps each way."""
+        from ..parallel import threads_per_proc
+        from ..training.loop import Updater, run_epoch
+
+        fkey = f"{key}@procs{procs}"
+        if fkey not in self.factors:
+            model = self.builders[key]().to(self.device).train()
+            taps_of = _taps_maker(kind, 21, self.device)
+            batch = _batch(kind, 8, 96, 21, self.device, taps_of, False)
+            params = [p for p in model.parameters() if p.requires_grad]
+            upd = Updater((torch.optim.SGD(params, lr=1e-4),), params, 3.0, self.runtime(), 1)
+
+            def loss_fn(b):
+                from ..training.losses import segmentation_loss, stage1_loss
+
+                if kind == "decoder":
+                    logits, aux = model(_taps(b), return_aux=True)
+                    return stage1_loss(logits, aux, b["labels"], None, 0.0, 0.15), 1
+                out, aux = model(b[0], return_aux=True)
+                if kind == "pixels":
+                    return sum(F.mse_loss(o, torch.zeros_like(o)) for o in (out, *aux)), 1
+                return segmentation_loss(out, b[1], aux, 0.15), 1
+
+            before = torch.get_num_threads()
+            times = {}
+            try:
+                for threads in (before, threads_per_proc(procs)):
+                    torch.set_num_threads(threads)
+                    run_epoch([batch], loss_fn, upd, self.runtime(), where="plan threads")  # warm-up
+                    times[threads] = min(run_epoch([batch], loss_fn, upd, self.runtime(), where="plan threads").seconds
+                                         for _ in range(3))
+            finally:
+                torch.set_num_threads(before)
+            self.factors[fkey] = max(1.0, times[threads_per_proc(procs)] / times[before])
+        return self.factors[fkey]
 
     def _saved_bytes(self, step: Callable[[], None], model: nn.Module) -> float:
         """Bytes of the tensors autograd saves for backward in one step (each storage once,

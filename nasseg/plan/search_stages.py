@@ -11,7 +11,30 @@ from .table import StagePlan, fmt_bytes
 from .work import STAGE2_ABOVE_MEAN
 
 
+# the strategies of dvc.yaml's search stage (one command runs them, side by side with runtime.procs)
+SEARCH_STRATEGIES = ("ppo", "random")
+
+
 class SearchStages(PlannerBase):
+    def searches(self, st: StagePlan, p: Params, strategies, wacv: bool = False) -> None:
+        """Several strategies' searches in one stage: each planned as :meth:`search`; side by side in
+        ``runtime.procs`` processes with the local executor, each step slower on fewer threads."""
+        self.search(st, p, strategies[0], wacv)
+        n = len(strategies)
+        if n == 1 or p.search.executor != "local":
+            if n > 1:
+                st.train_seconds, st.seconds = st.train_seconds * n, st.seconds * n
+            return
+        dec, full, s1_share = self._last_search
+        f = s1_share * self.procs_factor(dec, "decoder") + (1 - s1_share) * self.procs_factor(full, "segment")
+        per = st.train_seconds
+        self.side_by_side(st, [per] * n, f, f"{n} searches ({', '.join(strategies)})")
+        if self.procs <= 1:
+            st.parallel = f"{n} searches ({', '.join(strategies)}) one after the other (runtime.procs 1)"
+        for k in ("trials", "expected_stage2"):
+            st.counts[k] = round(st.counts[k] * n, 1)
+        st.work = f"{n} searches ({', '.join(strategies)}), each " + st.work
+
     def search(self, st: StagePlan, p: Params, strategy: str, wacv: bool = False) -> None:
         s = p.search
         space = s.search_space
@@ -66,6 +89,7 @@ class SearchStages(PlannerBase):
             trials = by_time
         reach = sum(go(k) for k in range(trials))
         st.train_seconds = trials * t1 + reach * t2
+        self._last_search = (dec, full, trials * t1 / st.train_seconds if st.train_seconds else 1.0)
         st.seconds = st.train_seconds / workers
         st.counts.update(trials=trials, stage1_steps=s1_steps, stage1_batch=s1.batch_size, stage2_steps=s2_steps,
                          stage2_batch=s2.batch_size, expected_stage2=round(reach, 1), parallel_trials=workers,
@@ -111,6 +135,12 @@ class SearchStages(PlannerBase):
         st.probed = sub.probed
         st.peak_bytes = sub.peak_bytes
         st.parallel = f"runs dealt over {world} ranks (torchrun)" if world > 1 else "one process (runs under torchrun)"
+        if world == 1 and self.procs > 1:
+            dec, full, s1_share = self._last_search
+            t1, t2 = sub.counts["stage1_seconds_per_trial"], sub.counts["stage2_seconds_per_trial"]
+            share = t1 / (t1 + t2) if t1 + t2 else 1.0
+            f = share * self.procs_factor(dec, "decoder") + (1 - share) * self.procs_factor(full, "segment")
+            self.side_by_side(st, [per_run] * runs, f, f"{runs} runs")
 
 
-__all__ = ["SearchStages"]
+__all__ = ["SEARCH_STRATEGIES", "SearchStages"]

@@ -21,6 +21,7 @@ class TrainStages(PlannerBase):
                    f"{st.counts['steps_per_run']} steps of {a.schedule.batch_size} at {crop}²")
         st.probed = (f"the engine's step (run_epoch + Updater, CE + aux) of {self.n_archs} random cell architectures "
                      f"per variant (mean), width {a.width}, repeats {a.repeats}")
+        self.runs_side_by_side(st, probes, runs)
         st.disk_bytes = float(np.mean([q.params for q in probes])) * 12
         st.disk = ("one last.pt at a time (weights + at most two optimiser states, 12 B per parameter), deleted "
                    "when a run ends; result.json per run")
@@ -36,8 +37,20 @@ class TrainStages(PlannerBase):
         st.work = (f"up to 3 buckets x {c.per_bucket} architectures (aux cell) x {st.counts['steps_per_run']} steps "
                    f"of {a.schedule.batch_size} at {crop}² (a short bucket trains fewer)")
         st.probed = f"the engine's step of {self.n_archs} random cell architectures (aux cell), as ablate"
+        self.runs_side_by_side(st, probes, runs)
         st.disk_bytes = float(np.mean([q.params for q in probes])) * 12
         st.disk = "one last.pt at a time (12 B per parameter), deleted when a run ends"
+
+    def runs_side_by_side(self, st: StagePlan, probes, runs: int) -> None:
+        """ablate / correlate on a CPU with runtime.procs > 1: the runs (training and scoring) side
+        by side; each one's training seconds (what result.json records) x the thread factor."""
+        if self.procs <= 1 or runs <= 1:
+            return
+        f = self.procs_factor(probes, "segment")
+        evals = (st.seconds - st.train_seconds) / runs
+        per = st.train_seconds / runs
+        self.side_by_side(st, [per] * runs, f, f"{runs} runs")
+        st.seconds += evals * f * runs / self.procs
 
     def train(self, st: StagePlan) -> None:
         t = self.p.train

@@ -112,8 +112,9 @@ def plot_training_curves(histories: dict[str, list[dict]], transfer: dict[str, l
     fig, axes = plt.subplots(1, 3, figsize=(15, 4))
     a, b, c = axes
     for name in ("pretrain", "teacher"):
-        h = histories.get(name) or []
-        if h and "mean_iou" in h[0]:
+        # epochs without a validation (eval_every > 1) have an empty mean_iou: left out
+        h = [r for r in histories.get(name) or [] if r.get("mean_iou") not in (None, "")]
+        if h:
             a.plot([int(r["epoch"]) for r in h], [float(r["mean_iou"]) for r in h], "o-", label=name)
     a.set_xlabel("epoch")
     a.set_ylabel("val mIoU")

@@ -303,6 +303,30 @@ def table3(results: dict, models: list[str], reference: Optional[dict] = None) -
     return markdown_table(["", *cols], rows, align=["left"] + ["right"] * len(cols))
 
 
+def _side_by_side(p: Params, wanted: list, runtime: Runtime, log) -> dict:
+    """The (task, model) runs in ``runtime.procs`` processes first, when that is more than one here
+    (:mod:`nasseg.parallel`; a run's weights come from its seed rule, so not from the process):
+    ``{(task, model): result}``, or ``{}`` to run them in turn here."""
+    from ..parallel import side_by_side, usable_procs
+
+    procs = usable_procs(p.runtime.procs, runtime.device)
+    if procs <= 1 or len(wanted) <= 1:
+        return {}
+    log(f"transfer: {len(wanted)} runs side by side in {procs} processes (runtime.procs)")
+    out = side_by_side(_run_job, [(p, task, m, runtime) for task, m in wanted], procs,
+                       labels=[f"transfer {task}/{m}" for task, m in wanted])
+    return dict(zip(wanted, out))
+
+
+def _run_job(_job: int, p: Params, task: str, model_name: str, runtime: Runtime) -> dict:
+    """One run in a child process (no input workers: the cores are the other runs')."""
+    import sys
+    from dataclasses import replace
+
+    return run_one(p, task, model_name, runtime=replace(runtime, workers=0),
+                   log=lambda s: print(f"[{task}/{model_name}] {s}", file=sys.stderr, flush=True))
+
+
 def run_transfer(p: Params, *, d: Optional[Dist] = None, progress=None, log: Callable[[str], None] = print,
                  only_tasks=None, only_models=None, runtime: Runtime = CPU_FP32) -> dict:
     """Every (task, model) of params (or only those named), then the two tables and
@@ -310,15 +334,18 @@ def run_transfer(p: Params, *, d: Optional[Dist] = None, progress=None, log: Cal
     d = d or Dist(device=runtime.device)
     results: dict = {}
     failures = []
+    wanted = [(task, m) for task in p.transfer.tasks for m in p.transfer.models
+              if not ((only_tasks and task not in only_tasks) or (only_models and m not in only_models))]
+    done = _side_by_side(p, wanted, runtime, log) if d.world == 1 else {}
     for task in p.transfer.tasks:
         for m in p.transfer.models:
-            if (only_tasks and task not in only_tasks) or (only_models and m not in only_models):
+            if (task, m) not in wanted:
                 r = finished_run(p, task, m, runtime)
                 if r is not None:
                     results.setdefault(task, {})[m] = r
                 continue
             log(f"transfer: {task} / {m}")
-            r = run_one(p, task, m, d=d, progress=progress, log=log, runtime=runtime)
+            r = done.get((task, m)) or run_one(p, task, m, d=d, progress=progress, log=log, runtime=runtime)
             if failed(r):  # recorded in its result.json, left out of the tables, retried next time
                 failures.append({"run": f"{task}/{m}", "failure": r["failure"], "error": r["error"]})
                 continue
