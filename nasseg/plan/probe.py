@@ -176,7 +176,7 @@ class Prober:
         if fkey not in self.factors:
             model = self.builders[key]().to(self.device).train()
             taps_of = _taps_maker(kind, 21, self.device)
-            batch = _batch(kind, 8, 96, 21, self.device, taps_of, False)
+            batch = _batch(kind, 8, 96, 11, self.device, taps_of, False)  # labels below any model's class count
             params = [p for p in model.parameters() if p.requires_grad]
             upd = Updater((torch.optim.SGD(params, lr=1e-4),), params, 3.0, self.runtime(), 1)
 

@@ -41,16 +41,18 @@ class TrainStages(PlannerBase):
         st.disk_bytes = float(np.mean([q.params for q in probes])) * 12
         st.disk = "one last.pt at a time (12 B per parameter), deleted when a run ends"
 
-    def runs_side_by_side(self, st: StagePlan, probes, runs: int) -> None:
-        """ablate / correlate on a CPU with runtime.procs > 1: the runs (training and scoring) side
-        by side; each one's training seconds (what result.json records) x the thread factor."""
+    def runs_side_by_side(self, st: StagePlan, probes, runs: int, kind: str = "segment", alone: float = 0.0) -> None:
+        """The stages whose runs go side by side on a CPU with runtime.procs > 1 (ablate, correlate,
+        train, transfer, train_wacv): each run's training and scoring in its own process, its
+        training seconds (what result.json records) x the thread factor; ``alone``: seconds the
+        main process spends after them by itself (train's latency runs)."""
         if self.procs <= 1 or runs <= 1:
             return
-        f = self.procs_factor(probes, "segment")
-        evals = (st.seconds - st.train_seconds) / runs
+        f = self.procs_factor(probes, kind)
+        other = st.seconds - st.train_seconds - alone  # the runs' scoring, in their processes
         per = st.train_seconds / runs
         self.side_by_side(st, [per] * runs, f, f"{runs} runs")
-        st.seconds += evals * f * runs / self.procs
+        st.seconds += other * f / self.procs + alone
 
     def train(self, st: StagePlan) -> None:
         t = self.p.train
@@ -73,6 +75,7 @@ class TrainStages(PlannerBase):
         st.counts["runs"] = runs
         st.seconds += lat
         st.counts["latency_forwards"] = runs * (t.latency.runs + t.latency.warmup)
+        self.runs_side_by_side(st, probes, runs, alone=lat)
         st.work = (f"{t.archs} architectures" + (f" + {len(t.baselines)} baselines ({', '.join(t.baselines)})"
                                                   if t.baselines else "")
                    + f" x {st.counts['steps_per_run']} steps of {t.schedule.batch_size} at "
@@ -131,6 +134,7 @@ class TrainStages(PlannerBase):
                 st.notes.extend(n for n in sub.notes if n not in st.notes)
         st.seconds, st.train_seconds, st.peak_bytes = total, train_total, peak
         runs = len(tr.tasks) * len(tr.models)
+        self.runs_side_by_side(st, probes, runs, kind="pixels")
         st.counts.update(runs=runs, steps=steps_all, tasks=list(tr.tasks), models=list(tr.models))
         st.work = f"{len(tr.tasks)} tasks x {len(tr.models)} models = {runs} runs, {steps_all} steps in all"
         st.probed = ("the engine's step of each model with the task's output channels at the task's crop; a "
@@ -143,7 +147,7 @@ class TrainStages(PlannerBase):
 
         t = self.p.wacv.train
         crop = self.p.wacv.data.augment.crop
-        total, train_total, peak, runs, steps, params_total = 0.0, 0.0, 0.0, 0, 0, 0.0
+        total, train_total, peak, runs, steps, params_total, lat_all = 0.0, 0.0, 0.0, 0, 0, 0.0, 0.0
         for ds in t.datasets:
             s = getattr(t, ds)
             nc = 19  # probed at Cityscapes' 19 classes for both datasets (CamVid's 11: the last 1x1 conv)
@@ -160,6 +164,7 @@ class TrainStages(PlannerBase):
             lat = n_models * (t.latency.runs + t.latency.warmup) * self.cpu_forward(searched + published,
                                                                                    t.latency.size ** 2)
             total += sub.seconds + lat
+            lat_all += lat
             train_total += sub.train_seconds
             peak = max(peak, sub.peak_bytes)
             runs += n_models
@@ -168,6 +173,7 @@ class TrainStages(PlannerBase):
             st.parallel = sub.parallel
             st.notes.extend(n for n in sub.notes if n not in st.notes)
         st.seconds, st.train_seconds, st.peak_bytes = total, train_total, peak
+        self.runs_side_by_side(st, searched + published, runs, alone=lat_all)
         st.counts.update(runs=runs, steps=steps, datasets=list(t.datasets))
         st.work = (f"{len(t.datasets)} datasets x ({t.archs} searched + {len(t.published)} published) = {runs} runs, "
                    f"{steps} steps at {crop}²")
