@@ -1,10 +1,10 @@
 """Independent jobs side by side in a few local processes (``runtime.procs``).
 
-On a CPU, small convolutions use two cores poorly from one process: two processes of one
-thread each train two architectures in about 0.6x the time one two-thread process takes for
-both (``nasseg bench-procs`` measures it). The stages whose work is a list of independent runs
-(the two search strategies, the ablation's and the correlation's runs, the tricks' runs) hand
-them to :func:`side_by_side`. Each job keeps its own seed rule and writes its own files, so a
+On a CPU, small convolutions use two cores poorly from one process, so two processes of one
+thread each get more done than one of two threads (``nasseg bench-procs`` measures it; the
+README has the figures). The stages whose work is a list of independent runs (the two search
+strategies; the runs of tricks, ablate, correlate, train, transfer, train-wacv) hand them to
+:func:`side_by_side`. Each job keeps its own seed rule and writes its own files, so a
 job's result does not depend on which process ran it, nor on what ran before it there; the only
 difference from one process is the torch thread count (float noise in a convolution's
 reductions). Under ``torchrun`` and on CUDA the stages run their jobs as before (one process per
@@ -50,6 +50,18 @@ def _init(threads: int, report_queue) -> None:
 def in_child() -> bool:
     """True inside a process :func:`side_by_side` spawned."""
     return _CHILD
+
+
+def as_child(runtime, tag: str):
+    """(runtime, log) for a job: in a spawned process, no DataLoader workers (the other cores are
+    the other jobs') and log lines on stderr prefixed with ``[tag]``; here, None for the log (the
+    caller keeps its own)."""
+    if not _CHILD:
+        return runtime, None
+    import sys
+    from dataclasses import replace
+
+    return replace(runtime, workers=0), lambda s: print(f"[{tag}] {s}", file=sys.stderr, flush=True)
 
 
 def report(job: int, n: int = 1) -> None:
@@ -132,4 +144,4 @@ def _drain(q, on_progress) -> None:
             on_progress(*item)
 
 
-__all__ = ["in_child", "report", "side_by_side", "threads_per_proc", "usable_procs"]
+__all__ = ["as_child", "in_child", "report", "side_by_side", "threads_per_proc", "usable_procs"]

@@ -1,14 +1,13 @@
 """`nasseg search`: the architecture search (RL controller with PPO, or random search)."""
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import List, Optional
 
 import typer
 
 from nasseg.config import load_params
-from nasseg.parallel import in_child, report, side_by_side, usable_procs
+from nasseg.parallel import as_child, report, side_by_side, usable_procs
 from nasseg.progress import console, progress_bars, table
 from nasseg.search.run import run_strategy
 
@@ -79,14 +78,6 @@ def _one_search(job: int, p, params_path: str, strategy: str, system: str, runti
     """One strategy's search (a job of :func:`~nasseg.parallel.side_by_side`): progress goes back to
     the main process's bars; in a child process the log lines carry the strategy's name. A child
     reads its input in the process (no DataLoader workers: its cores are the other searches')."""
-    if in_child():
-        from dataclasses import replace
-
-        runtime = replace(runtime, workers=0)
-
-        def say(line: str) -> None:
-            print(f"[{strategy}] {line}", file=sys.stderr, flush=True)
-    else:
-        say = log
+    runtime, say = as_child(runtime, strategy)
     return run_strategy(p, params_path, strategy, system=system, runtime=runtime,
-                        on_trial=lambda _r: report(job), retry_failed=retry_failed, log=say)
+                        on_trial=lambda _r: report(job), retry_failed=retry_failed, log=say or log)

@@ -219,12 +219,10 @@ def _train_job(_job: int, p: Params, kw: dict, runtime: Runtime, keep: bool) -> 
     """One run in a child process of :func:`train_side_by_side` (no input workers: the cores are
     the other runs'); its log lines carry the run's folder. With ``keep`` the trained weights go
     to ``run_dir/kept.pt`` for the main process."""
-    import sys
-    from dataclasses import replace
+    from ..parallel import as_child
 
-    name = Path(kw["run_dir"]).name
-    res, model = train_arch(p, **kw, runtime=replace(runtime, workers=0), keep=keep,
-                            log=lambda s: print(f"[{name}] {s}", file=sys.stderr, flush=True))
+    runtime, say = as_child(runtime, Path(kw["run_dir"]).name)
+    res, model = train_arch(p, **kw, runtime=runtime, keep=keep, **({"log": say} if say else {}))
     if keep and model is not None:
         Path(kw["run_dir"]).mkdir(parents=True, exist_ok=True)
         torch.save(model.state_dict(), Path(kw["run_dir"]) / "kept.pt")

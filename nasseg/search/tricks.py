@@ -63,10 +63,11 @@ def _one_run(_job: int, p: Params, params_path: str, base: SearchParams, text: s
     """Architecture ``k`` (``text``) through stage 1 and stage 2 with one setup; a failure is recorded
     in the row. In a child process of :func:`~nasseg.parallel.side_by_side` its input is read
     inline (the other cores are the other runs')."""
-    from ..parallel import in_child
+    from ..parallel import as_child
 
+    runtime, _ = as_child(runtime, f"tricks {k} {setup}")
     trainer = CacheTrainer(params_path, setup_config(base, setup), p.data.num_classes, device=str(runtime.device),
-                           precision=runtime.precision, workers=0 if in_child() else None)
+                           precision=runtime.precision, workers=runtime.workers)
     row = {"arch": k, "setup": setup, "genotype": text, "stage1_reward": None, "stage2_reward": None, "failure": ""}
     try:
         s1 = trainer.stage1(text, seed + k)

@@ -320,11 +320,10 @@ def _side_by_side(p: Params, wanted: list, runtime: Runtime, log) -> dict:
 
 def _run_job(_job: int, p: Params, task: str, model_name: str, runtime: Runtime) -> dict:
     """One run in a child process (no input workers: the cores are the other runs')."""
-    import sys
-    from dataclasses import replace
+    from ..parallel import as_child
 
-    return run_one(p, task, model_name, runtime=replace(runtime, workers=0),
-                   log=lambda s: print(f"[{task}/{model_name}] {s}", file=sys.stderr, flush=True))
+    runtime, say = as_child(runtime, f"{task}/{model_name}")
+    return run_one(p, task, model_name, runtime=runtime, **({"log": say} if say else {}))
 
 
 def run_transfer(p: Params, *, d: Optional[Dist] = None, progress=None, log: Callable[[str], None] = print,
