@@ -59,7 +59,8 @@ def test_bench_procs_times_both_ways(tmp_path):
     r = bench_procs(procs=2, jobs=2, steps=1, side=64, batch=2, kinds=("decoder",), log=lambda s: None)
     k = r["kinds"]["decoder"]
     assert k["in_turn_s"] > 0 and k["side_by_side_s"] > 0 and len(k["job_s_side_by_side"]) == 2
-    assert k["speedup"] == pytest.approx(k["in_turn_s"] / k["side_by_side_s"], rel=1e-2)
+    # the figures are rounded (seconds to 0.01, ratios to 0.001): compare at that precision
+    assert k["speedup"] == pytest.approx(k["in_turn_s"] / k["side_by_side_s"], rel=0.05, abs=0.002)
     assert summary_rows(r)[0][0] == "decoder"
 
 
