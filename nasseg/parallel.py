@@ -19,6 +19,7 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import queue as queue_mod
+import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from typing import Any, Callable, Optional, Sequence
 
@@ -71,7 +72,11 @@ def report(job: int, n: int = 1) -> None:
 
 
 def _run(fn: Callable, job: int, args: tuple):
-    return fn(job, *args)
+    try:
+        return fn(job, *args)
+    finally:  # the job's last word on the queue: its reports are all in before this (one feeder, FIFO)
+        if _REPORT is not None:
+            _REPORT.put((job, None))
 
 
 def side_by_side(fn: Callable, jobs: Sequence[tuple], procs: int, *, labels: Optional[Sequence[str]] = None,
@@ -101,10 +106,10 @@ def side_by_side(fn: Callable, jobs: Sequence[tuple], procs: int, *, labels: Opt
     with ProcessPoolExecutor(max_workers=min(procs, len(jobs)), mp_context=ctx, initializer=_init,
                              initargs=(threads_per_proc(procs), q)) as pool:
         futures = {pool.submit(_run, fn, i, tuple(args)): i for i, args in enumerate(jobs)}
-        pending = set(futures)
+        pending, ended = set(futures), set()
         while pending:
             done, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
-            _drain(q, on_progress)
+            _drain(q, on_progress, ended)
             for f in done:
                 i = futures[f]
                 try:
@@ -114,7 +119,9 @@ def side_by_side(fn: Callable, jobs: Sequence[tuple], procs: int, *, labels: Opt
                     continue
                 if on_done:
                     on_done(i, results[i])
-        _drain(q, on_progress)
+        # a child's queue writes go through a feeder thread, so its last reports may still be in
+        # flight when its result is in: wait for every job's end marker (a process that died has none)
+        _drain(q, on_progress, ended, wait_for=len(jobs), timeout=_LAST_REPORTS_S)
     if errors:
         i, err = min(errors, key=lambda e: e[0])
         if isinstance(err, NassegError):
@@ -134,14 +141,26 @@ class _Direct:
         self.on_progress(*item)
 
 
-def _drain(q, on_progress) -> None:
+_LAST_REPORTS_S = 30.0
+
+
+def _drain(q, on_progress, ended: set, wait_for: int = 0, timeout: float = 0.0) -> None:
+    """Pass the queued reports to ``on_progress``; with ``wait_for``, block (up to ``timeout`` s in
+    all) until that many jobs' end markers are in."""
+    deadline = time.monotonic() + timeout
     while True:
         try:
-            item = q.get_nowait()
+            if len(ended) < wait_for:
+                item = q.get(timeout=max(0.01, deadline - time.monotonic()))
+            else:
+                item = q.get_nowait()
         except (queue_mod.Empty, OSError, ValueError):
             return
-        if on_progress is not None:
-            on_progress(*item)
+        job, n = item
+        if n is None:
+            ended.add(job)
+        elif on_progress is not None:
+            on_progress(job, n)
 
 
 __all__ = ["as_child", "in_child", "report", "side_by_side", "threads_per_proc", "usable_procs"]

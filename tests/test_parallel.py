@@ -29,6 +29,20 @@ def test_jobs_side_by_side_return_in_job_order_with_progress():
     assert progress == {0: 2, 1: 2, 2: 2} and sorted(done) == [0, 1, 2]
 
 
+def _chatty(i: int, n: int) -> int:
+    for _ in range(n):
+        report(i)
+    return i
+
+
+def test_no_report_is_lost_when_jobs_end_fast():
+    """A child's reports go through a feeder thread: those still in flight when its result arrives
+    (or more than a pipe holds) must reach on_progress all the same (once lost one in CI)."""
+    progress = {}
+    side_by_side(_chatty, [(1500,)] * 4, 2, on_progress=lambda i, n: progress.__setitem__(i, progress.get(i, 0) + n))
+    assert progress == {i: 1500 for i in range(4)}
+
+
 def test_one_process_runs_here_with_the_same_calls():
     progress = {}
     out = side_by_side(_job, [(3,), (4,)], 1, on_progress=lambda i, n: progress.__setitem__(i, progress.get(i, 0) + n))
