@@ -205,3 +205,37 @@ def test_transfer_in_two_processes_gives_the_same_weights(project):
     assert _assert_same_tensors(_weights(wa[0]), _weights(wb), "transfer model") > 100
     ra, rb = (sorted((d / "transfer").rglob("result.json"))[0] for d in (a, b))
     assert len(_losses(ra)) == 2 and _losses(ra) == _losses(rb)
+
+
+def test_runs_side_by_side_in_runtime_procs_match_runs_here(project):
+    """runtime.procs 2 (the end-to-end test runs with 1): two runs in spawned processes hand their
+    results and weights back (keep: through run_dir/kept.pt, removed after) equal bit for bit to the
+    same runs trained here on the thread count a child gets. ablate, correlate, train and train-wacv
+    train their runs through this call."""
+    from nasseg.config import ScheduleParams
+    from nasseg.experiments.runner import train_arch, train_side_by_side
+    from nasseg.parallel import threads_per_proc
+
+    root, raw = project
+    p = parse_params({**raw, "runtime": {"workers": 0, "procs": 2}})
+    sched = ScheduleParams(**_schedule("voc_train", "meta_val", 4))
+    runs = [{"genotype": GENOTYPE, "variant": v, "width": 8, "repeats": 1, "schedule": sched,
+             "run_dir": root / "side" / v} for v in ("cell", "none")]
+    ticks = []
+    there = train_side_by_side(p, runs, runtime=None, keep=True, tick=lambda: ticks.append(1), log=lambda s: None)
+    assert list(there) == [str(kw["run_dir"]) for kw in runs] and len(ticks) == 2
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads_per_proc(2))
+    try:
+        for kw in runs:
+            res, model = there[str(kw["run_dir"])]
+            assert not (kw["run_dir"] / "kept.pt").exists() and model is not None
+            here, here_model = train_arch(p, **{**kw, "run_dir": root / "here" / kw["variant"]}, keep=True,
+                                          log=lambda s: None)
+            assert [h["train_loss"] for h in res["history"]] == [h["train_loss"] for h in here["history"]]
+            assert (res["mean_iou"], res["iou"]) == (here["mean_iou"], here["iou"])
+            assert _assert_same_tensors(model.state_dict(), here_model.state_dict(), kw["variant"]) > 50
+    finally:
+        torch.set_num_threads(before)
+    # one process (procs 1, or one run): the caller trains them itself
+    assert train_side_by_side(parse_params(raw), runs, runtime=None, keep=True) == {}

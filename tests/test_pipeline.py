@@ -36,6 +36,10 @@ def test_dvc_repro_tiny_profile_then_nothing_to_do(tmp_path):
     _copy_project(proj)
     params = yaml.safe_load((proj / "params.yaml").read_text())
     params = apply_overrides(params, TINY)
+    # the runs of a stage in turn, not side by side: spawning processes costs more than a tiny run
+    # (test_cross_process.py and test_reliability.py test runtime.procs 2 on their own)
+    params["runtime"]["procs"] = 1
+    params["runtime"]["workers"] = 0  # the loader inline: a worker process per tiny epoch costs more than it hides
     (proj / "params.yaml").write_text(yaml.safe_dump(params))
     (proj / "dvc.lock").unlink(missing_ok=True)
     bindir = Path(sys.executable).parent

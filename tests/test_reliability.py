@@ -116,10 +116,16 @@ def test_a_bad_cache_stops_the_search_with_one_line_charges_nothing_and_failed_t
         assert re.search(says, line), (spoil.__name__, line)
         assert not [r for r in _rows(project) if r[1] != "running"], spoil.__name__  # nothing finished or failed
         _restore(project)
-    # the good cache back: the same command runs the whole budget
-    done = run_cli(SEARCH, project)
+    # the good cache back: the search runs the whole budget; here the `search` stage's two strategies,
+    # side by side in two spawned processes (runtime.procs 2; the end-to-end test runs them in turn)
+    raw = yaml.safe_load((project / "params.yaml").read_text())
+    (project / "procs2.yaml").write_text(yaml.safe_dump({**raw, "runtime": {"procs": 2, "workers": 0}}))
+    done = run_cli(["search", "--strategy", "ppo", "--strategy", "random", "--params", "procs2.yaml"], project)
     assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
+    assert "2 searches side by side in 2 processes" in done.stdout + done.stderr
     assert sorted(r[1] for r in _rows(project)) == ["done"] * 3
+    with sqlite3.connect(project / "search" / "ppo" / "trials.db") as c:
+        assert [r[0] for r in c.execute("SELECT status FROM trials")] == ["done"] * 3
     # a store written before the rule: a foreign cache recorded as the architecture's error, and an OOM
     with sqlite3.connect(project / "search" / "random" / "trials.db") as c:
         c.execute("UPDATE trials SET status='failed', failure='error', reward=NULL, traceback="

@@ -6,6 +6,7 @@ import numpy as np
 
 from ..config import Params, ScheduleParams
 from .hardware import TRAIN_PASSES, Hardware
+from .inputs import InputProber, input_step_seconds
 from .probe import Probe, Prober
 from .table import SCALING, WHATIF, StagePlan
 from .work import count_sets
@@ -22,6 +23,7 @@ class PlannerBase:
         self.n_archs = archs
         self._genotypes: dict[str, list] = {}
         self.standins: dict[str, str] = {}  # how each space's stand-ins were picked (for the assumptions)
+        self.inputs = InputProber(p, self.sets.full, seed)
 
     # ----------------------------------------------------------------- helpers
     @property
@@ -99,14 +101,15 @@ class PlannerBase:
             return 1.0
         return self.prober.thread_factor(probes[0].key, kind, self.procs)
 
-    def side_by_side(self, st: StagePlan, jobs: list[float], factor: float, what: str) -> None:
+    def side_by_side(self, st: StagePlan, jobs: list[float], factor: float, what: str, unscaled: float = 0.0) -> None:
         """``st.train_seconds`` = the jobs' summed seconds at ``factor`` (what the records hold: each
         job's own training time); ``st.seconds`` = their makespan over ``procs`` processes, at least
-        the longest job (the first process to free takes the next job)."""
+        the longest job (the first process to free takes the next job); ``unscaled``: seconds each job
+        adds that fewer threads do not slow (its input pipeline)."""
         from ..parallel import threads_per_proc
 
         procs = self.procs
-        timed = [j * factor for j in jobs]
+        timed = [j * factor + unscaled for j in jobs]
         st.train_seconds = float(sum(timed))
         st.seconds = max(st.train_seconds / procs, max(timed, default=0.0)) if procs > 1 else st.train_seconds
         if procs > 1:
@@ -137,8 +140,10 @@ class PlannerBase:
         return steps, images
 
     def schedule_runs(self, st: StagePlan, *, runs: int, s: ScheduleParams, probes: list[Probe], crop_px: float,
-                      val_images: int, val_px: float, ddp: bool = True, sharded: bool = True) -> None:
-        """Fill ``st`` for ``runs`` trainings of schedule ``s`` on models ``probes`` (their mean)."""
+                      val_images: int, val_px: float, ddp: bool = True, sharded: bool = True,
+                      inputs: bool = True) -> None:
+        """Fill ``st`` for ``runs`` trainings of schedule ``s`` on models ``probes`` (their mean);
+        ``inputs``: the schedule's sets are segmentation sets whose input pipeline is timed."""
         steps, images = self.schedule_work(s)
         world = self.hw.world if ddp else 1
         acc = self.p.runtime.accumulate
@@ -149,13 +154,35 @@ class PlannerBase:
         step = self.mean_step(probes, per_rank, crop_px) * acc
         passes = (2 if s.eval.flip else 1) * len(s.eval.scales)
         evals = val_images / (world if sharded else 1) * passes * self.mean_step(probes, 1, val_px, train=False)
-        st.train_seconds = runs * steps * step
+        st.input_seconds = runs * (self.schedule_input(st, s, per_rank, step / acc) if inputs else 0.0)
+        st.train_seconds = runs * steps * step + st.input_seconds
         st.seconds = st.train_seconds + runs * evals
         st.counts.update(runs=runs, steps_per_run=steps, images_per_run=images, batch_size=s.batch_size,
                          epochs_per_run=sum(ph.epochs for ph in s.phases), val_images_per_run=val_images)
         st.peak_bytes = self.mean_peak(probes, per_rank, crop_px)
         st.parallel = (f"DDP over {world} ranks: each takes batch {per_rank:g}; all-reduce time not modelled"
                        if ddp and world > 1 else "one process" + (" (runs under torchrun: --gpus N)" if ddp else ""))
+
+    def input_seconds(self, st: StagePlan, sets: str, images: float, per_rank: float, step: float) -> float:
+        """Seconds the input pipeline adds to ``images`` training images of ``sets`` loaded
+        ``per_rank`` per step of ``step`` compute seconds (notes how it was timed)."""
+        per, how = self.inputs.per_image(sets)
+        note = f"input pipeline: {per * 1e3:.1f} ms per image, timed on {how}"
+        if note not in st.notes:
+            st.notes.append(note)
+        return images / max(per_rank, 1e-9) * input_step_seconds(self.hw, self.p.runtime.workers, per, per_rank, step)
+
+    def schedule_input(self, st: StagePlan, s: ScheduleParams, per_rank: float, step: float) -> float:
+        """One run's input seconds, epoch by epoch as :meth:`schedule_work` counts its images."""
+        from ..training.engine import plan
+
+        acc = self.p.runtime.accumulate
+        total = 0.0
+        for ep in plan(s):
+            n = self.sets.n(ep.sets)
+            k = (min(ep.images, n) if ep.images else n) // (s.batch_size * acc)
+            total += self.input_seconds(st, ep.sets, k * s.batch_size * acc / max(1, self.hw.world), per_rank, step)
+        return total
 
     def cpu_forward(self, probes: list[Probe], pixels: float) -> float:
         if self.hw.device == "cpu":

@@ -73,7 +73,9 @@ class DataStages(PlannerBase):
         else:
             per_epoch = math.ceil(n / r.batch_size) - (1 if n % r.batch_size == 1 else 0)
             steps = r.epochs * per_epoch
-            st.train_seconds = steps * probe.step_seconds(self.hw, r.batch_size, crop * crop) 
+            step = probe.step_seconds(self.hw, r.batch_size, crop * crop)
+            st.input_seconds = self.input_seconds(st, r.sets, steps * r.batch_size, r.batch_size, step)
+            st.train_seconds = steps * step + st.input_seconds
             st.seconds = st.train_seconds + evals * val * probe.step_seconds(self.hw, 1, val_px, False)
             st.counts.update(images=n, epochs=r.epochs, batch_size=r.batch_size, steps=steps, val_images=val,
                              evaluations=evals)

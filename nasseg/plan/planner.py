@@ -6,7 +6,7 @@ import os
 import time
 from dataclasses import asdict
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Optional
 
 import torch
 import yaml
@@ -99,8 +99,11 @@ def dvc_stages(path: Path = Path("dvc.yaml")) -> list[str]:
 
 def make_plan(p: Params, hw: Hardware, *, params_path: str = "params.yaml", dvc: Path = Path("dvc.yaml"),
               sides: tuple[int, int] = (64, 128), archs: int = 1, seed: int = 0,
-              log: Callable[[str], None] = lambda s: None) -> dict:
-    """The plan as a dict (what ``--json`` writes): hardware, assumptions, one row per stage, totals."""
+              log: Callable[[str], None] = lambda s: None, counted: Optional[dict] = None) -> dict:
+    """The plan as a dict (what ``--json`` writes): hardware, assumptions, one row per stage, totals.
+    ``counted``: in a what-if, a dict that keeps the probes (FLOPs and memory counted, not timed,
+    so the same on any assumed GPU) and the input pipeline's timings (this CPU's) for the next
+    what-if of the same params, sides and seed."""
     if sides[0] >= sides[1] or sides[0] < 32:
         raise ConfigError(f"--probe-sides must be two sides, the first smaller, both >= 32; got {list(sides)}")
     if archs < 1:
@@ -109,6 +112,9 @@ def make_plan(p: Params, hw: Hardware, *, params_path: str = "params.yaml", dvc:
     torch.manual_seed(seed)
     prober = Prober(hw, sides, batch=PROBE_BATCH, reps=PROBE_REPS, seed=seed, log=log)
     planner = Planner(p, hw, prober, params_path, archs=archs, seed=seed)
+    if counted is not None and not prober.timing:
+        prober.cache = counted.setdefault("probes", {})
+        planner.inputs.cache = counted.setdefault("inputs", {})
     rows = []
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
     for name in dvc_stages(dvc):
@@ -126,8 +132,8 @@ def make_plan(p: Params, hw: Hardware, *, params_path: str = "params.yaml", dvc:
                                         f"{PAPER_ARCH0_MS} ms (paper Table 1, 1080Ti) = {DEFAULT_GPU_TFLOPS} TFLOP/s",
             "stage2_above_mean": STAGE2_ABOVE_MEAN,
             "standins": planner.standins,
-            "not_modelled": ["input pipeline (nasseg bench-input)", "DDP all-reduce and Ray dispatch",
-                             "PPO controller updates", "checkpoint writes"],
+            "not_modelled": ["input pipeline of transfer, train_wacv and the search's stage 2 (nasseg bench-input)",
+                             "DDP all-reduce and Ray dispatch", "PPO controller updates", "checkpoint writes"],
             "set_sizes": {k: {"images": v, "basis": planner.sets.basis[k]} for k, v in planner.sets.sizes.items()},
         },
         "probes": {k: {"what": q.what, "params": q.params, "train": asdict(q.train) if q.train else None,

@@ -168,11 +168,14 @@ class Prober:
 
     def thread_factor(self, key: str, kind: str, procs: int) -> float:
         """Step time on ``cores // procs`` threads over that on all cores, for the model probed as
-        ``key`` (rebuilt from its probe's builder): batch 8 at 96², the faster of 3 steps each way."""
+        ``key`` (rebuilt from its probe's builder): batch 8 at 96², the faster of 3 steps each way; 1
+        without timing when a child would get no fewer threads than this process has."""
         from ..parallel import threads_per_proc
         from ..training.loop import Updater, run_epoch
 
         fkey = f"{key}@procs{procs}"
+        if threads_per_proc(procs) >= torch.get_num_threads():  # a child gets as many threads as this process
+            self.factors[fkey] = 1.0
         if fkey not in self.factors:
             model = self.builders[key]().to(self.device).train()
             taps_of = _taps_maker(kind, 21, self.device)

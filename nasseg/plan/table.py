@@ -12,6 +12,7 @@ class StagePlan:
     counts: dict = field(default_factory=dict)  # the work in numbers (JSON)
     seconds: Optional[float] = None  # estimated wall time on the planned hardware (None: not estimated)
     train_seconds: Optional[float] = None  # the part stage records measure (training loops), for --compare
+    input_seconds: float = 0.0  # of train_seconds, what the input pipeline adds (plan/inputs.py)
     probed: str = ""  # which step functions were timed
     scaling: str = ""  # how the probe was scaled to the stage's sizes
     disk_bytes: float = 0.0

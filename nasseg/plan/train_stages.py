@@ -50,8 +50,8 @@ class TrainStages(PlannerBase):
             return
         f = self.procs_factor(probes, kind)
         other = st.seconds - st.train_seconds - alone  # the runs' scoring, in their processes
-        per = st.train_seconds / runs
-        self.side_by_side(st, [per] * runs, f, f"{runs} runs")
+        per = (st.train_seconds - st.input_seconds) / runs  # the steps slow on fewer threads, not the input
+        self.side_by_side(st, [per] * runs, f, f"{runs} runs", unscaled=st.input_seconds / runs)
         st.seconds += other * f / self.procs + alone
 
     def train(self, st: StagePlan) -> None:
@@ -68,6 +68,7 @@ class TrainStages(PlannerBase):
             self.schedule_runs(sub, runs=1, s=t.schedule, probes=base, crop_px=crop ** 2,
                                val_images=self.sets.n(t.schedule.val_set), val_px=self.sets.pixels("voc"))
             st.train_seconds += sub.train_seconds
+            st.input_seconds += sub.input_seconds
             st.seconds += sub.seconds
             st.peak_bytes = max(st.peak_bytes or 0.0, sub.peak_bytes or 0.0)
             lat += (t.latency.runs + t.latency.warmup) * self.cpu_forward(base, t.latency.size ** 2)
@@ -124,7 +125,8 @@ class TrainStages(PlannerBase):
                                               "pixels", num_classes=k, optim=tp.schedule.encoder_optim)]
                 sub = StagePlan(task)
                 self.schedule_runs(sub, runs=1, s=tp.schedule, probes=probes, crop_px=h * w,
-                                   val_images=self.sets.n(tp.schedule.val_set), val_px=val_px, sharded=False)
+                                   val_images=self.sets.n(tp.schedule.val_set), val_px=val_px, sharded=False,
+                                   inputs=False)  # keypoint and depth sets: their loaders are not timed
                 params_total += float(np.mean([q.params for q in probes]))
                 total += sub.seconds
                 train_total += sub.train_seconds
@@ -160,7 +162,8 @@ class TrainStages(PlannerBase):
             n_models = t.archs + len(t.published)
             sub = StagePlan(ds)
             self.schedule_runs(sub, runs=n_models, s=s, probes=searched + published, crop_px=crop ** 2,
-                               val_images=self.sets.n(s.val_set), val_px=self.sets.pixels(ds))
+                               val_images=self.sets.n(s.val_set), val_px=self.sets.pixels(ds),
+                               inputs=False)  # street sets: their loader is not timed
             lat = n_models * (t.latency.runs + t.latency.warmup) * self.cpu_forward(searched + published,
                                                                                    t.latency.size ** 2)
             total += sub.seconds + lat
