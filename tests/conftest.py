@@ -55,8 +55,11 @@ RAY_TESTS = ("test_async_search.py::test_ray_", "test_search.py::test_ray_")
 
 def pytest_collection_modifyitems(config, items):
     """The end-to-end run (marked slow) first, so that with two xdist workers it overlaps the rest of
-    the suite instead of starting last; the Ray tests in one xdist group."""
+    the suite instead of starting last; then the Ray tests, in one xdist group (one worker takes
+    them while the other runs the end-to-end test, rather than alone at the end)."""
     for item in items:
         if any(k in item.nodeid for k in RAY_TESTS):
             item.add_marker(pytest.mark.xdist_group("ray"))
-    items.sort(key=lambda item: item.get_closest_marker("slow") is None)  # stable: the rest keep their order
+    ray = lambda item: any(k in item.nodeid for k in RAY_TESTS)  # noqa: E731
+    # stable: the rest keep their order
+    items.sort(key=lambda item: (item.get_closest_marker("slow") is None, not ray(item)))

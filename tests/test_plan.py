@@ -21,7 +21,7 @@ PAPER = ROOT / "profiles" / "paper.yaml"
 DDP = ("ablate", "correlate", "train", "train_wacv", "transfer", "tricks")
 
 
-def _plan_cli(params: Path, tmp_path: Path) -> tuple[dict, str, float]:
+def _plan_cli(params: Path, tmp_path: Path, *extra: str) -> tuple[dict, str, float]:
     out = tmp_path / "plan.json"
     t0 = time.perf_counter()
     # one torch thread: on a CI machine whose cores other jobs share, two spinning OpenMP threads per
@@ -29,7 +29,8 @@ def _plan_cli(params: Path, tmp_path: Path) -> tuple[dict, str, float]:
     # own run time is what this checks
     env = dict(os.environ, PYTHONPATH=str(ROOT), NASSEG_NO_PROGRESS="1", OMP_NUM_THREADS="1")
     res = subprocess.run([sys.executable, "-m", "stages", "plan", "--params", str(params), "--json", str(out),
-                          "--device", "cpu"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+                          "--device", "cpu", *extra], cwd=ROOT, env=env, capture_output=True, text=True,
+                         timeout=300)
     took = time.perf_counter() - t0
     assert res.returncode == 0, res.stdout + res.stderr
     return json.loads(out.read_text()), res.stdout + res.stderr, took
@@ -93,7 +94,8 @@ def _check(plan: dict, text: str, took: float, params_path: Path) -> None:
 
 
 def test_plan_on_params_yaml(tmp_path):
-    plan, text, took = _plan_cli(ROOT / "params.yaml", tmp_path)
+    # smaller probes than the default (the paper profile's test runs those, and the time limit)
+    plan, text, took = _plan_cli(ROOT / "params.yaml", tmp_path, "--probe-sides", "48,96")
     _check(plan, text, took, ROOT / "params.yaml")
 
 
