@@ -118,9 +118,13 @@ def _outputs(root: Path, dirs) -> set:
 
 def _run(tmp_path: Path, name: str, stage_args: list, nproc: int) -> tuple[Path, dict]:
     """Run the stage (under torchrun with ``nproc`` > 1) on a fresh project; returns (its root,
-    {rank: [(kind, path relative to root)]})."""
+    {rank: [(kind, path relative to root)]}). With ``nproc`` 1 the stage's runs go side by side in
+    spawned processes (runtime.procs 2), whose writes count as the launcher's."""
     root = tmp_path / name
     params = _project(root)
+    if nproc == 1:  # the one-process reference runs its runs side by side (runtime.procs 2: ablate's and tricks')
+        raw = yaml.safe_load(params.read_text())
+        params.write_text(yaml.safe_dump({**raw, "runtime": {"procs": 2, "workers": 0}}))
     env, logs = _hook_env(tmp_path, root)
     if stage_args[0] == "tricks":  # its input, the feature cache, written beforehand by one process (this one), unwatched
         from nasseg.cache.precompute import precompute
@@ -134,6 +138,9 @@ def _run(tmp_path: Path, name: str, stage_args: list, nproc: int) -> tuple[Path,
     r = subprocess.run([*launch, "-m", "stages", *stage_args, "--device", "cpu", "--params", str(params)],
                        cwd=root, env=env, capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, f"{stage_args} on {nproc} process(es) failed:\n{r.stdout[-4000:]}\n{r.stderr[-4000:]}"
+    if nproc == 1 and stage_args[0] in ("ablate", "tricks"):
+        # each Python process opens its log at start: the stage, its 2 children (and spawn's resource tracker)
+        assert len([f for f in logs.iterdir() if f.name.split(".")[1] == "launcher"]) >= 3, sorted(logs.iterdir())
     writes: dict = {}
     for f in logs.iterdir():
         rank = f.name.split(".")[1]
