@@ -124,20 +124,22 @@ class PlannerBase:
         return float(max(pr.peak_bytes(batch, pixels) for pr in probes))
 
     # ----------------------------------------------------------------- the schedule stages
-    def schedule_work(self, s: ScheduleParams) -> tuple[int, int]:
-        """(batches, images) of one run of a multi-phase schedule, epoch by epoch as the engine's plan."""
+    def schedule_epochs(self, s: ScheduleParams) -> list[tuple[str, int, int]]:
+        """(sets, batches, images) of each epoch of one run of a multi-phase schedule, as the engine's plan."""
         from ..training.engine import plan
 
-        sets_n = self.sets.n
         acc = self.p.runtime.accumulate
-        steps, images = 0, 0
+        out = []
         for ep in plan(s):
-            n = sets_n(ep.sets)
-            order = min(ep.images, n) if ep.images else n
-            k = order // (s.batch_size * acc)
-            steps += k
-            images += k * s.batch_size * acc
-        return steps, images
+            n = self.sets.n(ep.sets)
+            k = (min(ep.images, n) if ep.images else n) // (s.batch_size * acc)
+            out.append((ep.sets, k, k * s.batch_size * acc))
+        return out
+
+    def schedule_work(self, s: ScheduleParams) -> tuple[int, int]:
+        """(batches, images) of one run of a multi-phase schedule."""
+        epochs = self.schedule_epochs(s)
+        return sum(k for _, k, _ in epochs), sum(i for _, _, i in epochs)
 
     def schedule_runs(self, st: StagePlan, *, runs: int, s: ScheduleParams, probes: list[Probe], crop_px: float,
                       val_images: int, val_px: float, ddp: bool = True, sharded: bool = True,
@@ -173,16 +175,10 @@ class PlannerBase:
         return images / max(per_rank, 1e-9) * input_step_seconds(self.hw, self.p.runtime.workers, per, per_rank, step)
 
     def schedule_input(self, st: StagePlan, s: ScheduleParams, per_rank: float, step: float) -> float:
-        """One run's input seconds, epoch by epoch as :meth:`schedule_work` counts its images."""
-        from ..training.engine import plan
-
-        acc = self.p.runtime.accumulate
-        total = 0.0
-        for ep in plan(s):
-            n = self.sets.n(ep.sets)
-            k = (min(ep.images, n) if ep.images else n) // (s.batch_size * acc)
-            total += self.input_seconds(st, ep.sets, k * s.batch_size * acc / max(1, self.hw.world), per_rank, step)
-        return total
+        """One run's input seconds, epoch by epoch (:meth:`schedule_epochs`)."""
+        world = max(1, self.hw.world)
+        return sum(self.input_seconds(st, sets, images / world, per_rank, step)
+                   for sets, _, images in self.schedule_epochs(s))
 
     def cpu_forward(self, probes: list[Probe], pixels: float) -> float:
         if self.hw.device == "cpu":

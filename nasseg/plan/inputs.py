@@ -5,7 +5,6 @@ adds to each step; on a GPU ``runtime.workers`` processes prepare batches while 
 so only what they cannot hide adds (``nasseg bench-input`` measures the pipeline alone)."""
 from __future__ import annotations
 
-import os
 import tempfile
 import time
 from pathlib import Path
@@ -14,6 +13,7 @@ from typing import Optional
 import numpy as np
 
 from ..config import Params
+from ..runtime import default_workers
 from .hardware import Hardware
 
 INPUT_IMAGES = 12  # timed samples per set (after one warm-up)
@@ -104,7 +104,7 @@ def input_step_seconds(hw: Hardware, workers: Optional[int], per_image: float, b
     if hw.device == "cpu":
         return load
     # workers null: the loader's default here (cores - 1); in a what-if, 1 (the target's cores are unknown)
-    w = workers if workers is not None else (max(1, (os.cpu_count() or 2) - 1) if hw.present else 1)
+    w = workers if workers is not None else (default_workers() if hw.present else 1)
     return load if w <= 0 else max(0.0, load / w - step)
 
 
