@@ -12,9 +12,9 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-import torchvision
 
 from ..spaces.cells.ops import conv_bn_relu
+from .backbones import ResNet
 from .encoder import MobileNetV2Encoder
 
 
@@ -89,12 +89,7 @@ class ResNetEncoder(nn.Module):
 
     def __init__(self, depth: int = 50):
         super().__init__()
-        builders = {18: torchvision.models.resnet18, 34: torchvision.models.resnet34,
-                    50: torchvision.models.resnet50, 101: torchvision.models.resnet101,
-                    152: torchvision.models.resnet152}
-        if depth not in builders:
-            raise ValueError(f"ResNet depth must be one of {sorted(builders)}, got {depth}")
-        r = builders[depth](weights=None)
+        r = ResNet(depth)  # torchvision's resnet{depth}(weights=None), without importing torchvision
         self.stem = nn.Sequential(r.conv1, r.bn1, r.relu, r.maxpool)
         self.layers = nn.ModuleList([r.layer1, r.layer2, r.layer3, r.layer4])
         expansion = 4 if depth >= 50 else 1
@@ -156,6 +151,8 @@ class LRASPPMobileNetV3(nn.Module):
 
     def __init__(self, num_classes: int = 21):
         super().__init__()
+        import torchvision  # here, not at the top: its import costs every process ~1.6 s (see .backbones)
+
         m = torchvision.models.segmentation.lraspp_mobilenet_v3_large(weights=None, weights_backbone=None,
                                                                       num_classes=num_classes)
         self.backbone, self.classifier = m.backbone, m.classifier

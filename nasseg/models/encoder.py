@@ -1,6 +1,7 @@
 """MobileNet-v2 encoder with the four taps the decoder reads (SPEC §2).
 
-torchvision's ``mobilenet_v2().features`` blocks 0..17 (the 1280-channel head dropped);
+torchvision's ``mobilenet_v2().features`` blocks 0..17 (the 1280-channel head dropped; built by
+:mod:`.backbones`, torchvision's modules and initialisation without importing torchvision);
 taps after blocks 3, 6, 13, 17: strides 4, 8, 16, 32 with 24, 32, 96, 320 channels.
 (The authors' variant keeps a 1x1 expansion conv in the t=1 block, 1,088 more parameters;
 we use torchvision's.)
@@ -12,9 +13,9 @@ from typing import Sequence
 
 import torch
 import torch.nn as nn
-import torchvision
 
 from ..errors import NassegError
+from .backbones import mobilenet_v2_features
 from .weights import read_state_dict
 
 TAPS = (3, 6, 13, 17)
@@ -25,8 +26,7 @@ class MobileNetV2Encoder(nn.Module):
     def __init__(self, taps: Sequence[int] = TAPS):
         super().__init__()
         self.taps = tuple(taps)
-        full = torchvision.models.mobilenet_v2(weights=None)
-        self.features = full.features[: max(self.taps) + 1]
+        self.features = mobilenet_v2_features()[: max(self.taps) + 1]
         self.out_channels = tuple(self._channels(i) for i in self.taps)
 
     def _channels(self, i: int) -> int:

@@ -20,8 +20,8 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 from torch.utils.data import Dataset
-from torchvision.transforms.v2 import functional as F
 
+from ..data import transforms as F  # resize / pad in plain torch
 from ..data.io import read_image
 from ..data.transforms import IMAGENET_MEAN, IMAGENET_STD
 from ..errors import DataError
@@ -225,9 +225,9 @@ class DepthDataset(Dataset):
             s = lo + (hi - lo) * float(torch.rand(()))
             h, w = image.shape[-2:]
             size = [max(1, round(h * s)), max(1, round(w * s))]
-            image = F.resize(image, size, interpolation=F.InterpolationMode.BILINEAR, antialias=True)
+            image = F.resize(image, size, "bilinear", antialias=True)
             # NEAREST_EXACT samples at pixel centres as bilinear does (no half-pixel shift).
-            depth = F.resize(depth, size, interpolation=F.InterpolationMode.NEAREST_EXACT) / s
+            depth = F.resize(depth, size, "nearest-exact") / s
             depth = self._valid(depth)  # s < 1 can push depths past max_depth
         if self.crop_hw is not None:
             ch, cw = self.crop_hw
