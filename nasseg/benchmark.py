@@ -29,10 +29,10 @@ from typing import Callable, Optional, Sequence
 
 import torch
 import torch.nn as nn
-from torch.utils.flop_counter import FlopCounterMode
+from torch.func import functional_call
 
 from .errors import ConfigError
-from .models.zoo import build_model, count_params, list_archs, strip_aux
+from .models.zoo import build_model, count_params, list_archs, strip_aux, without_aux
 from .runtime import Runtime
 from .seeding import seeded
 
@@ -67,15 +67,62 @@ def check_models(models: Sequence[str], key: str) -> None:
         raise ConfigError(f"{key}: unknown model(s) {unknown}; registered: {', '.join(list_archs())}")
 
 
-def count_madds(model: nn.Module, size) -> tuple[int, tuple]:
-    """Multiply-adds of one forward pass at ``size`` x ``size`` (or ``(height, width)``) and the
-    output resolution."""
-    model = strip_aux(model).eval().cpu()
+# From this many input pixels on, MAdds are counted on the meta device (shapes only, no
+# arithmetic; its first use in a process costs ~1.3 s, each count then ~0.2 s); below it a real
+# pass on the CPU is quicker (arch0 at 512²: 0.3 s; a WACV model at 1024x2048: 1.5 s real, 0.2
+# meta). The same count either way.
+META_PIXELS = 1024 * 1024
+
+
+def _madds_hook(total: list):
+    """A forward hook adding a layer's multiply-adds to ``total[0]``, as torch's FlopCounterMode
+    counts them (half its FLOPs): a conv, output (input, if transposed) positions x weight
+    elements; a linear layer, output elements x input features. Biases are not counted."""
+    def hook(module, inputs, output):
+        if isinstance(module, nn.Linear):
+            total[0] += output.numel() * module.in_features
+        else:
+            where = inputs[0] if module.transposed else output
+            total[0] += where.shape[0] * math.prod(where.shape[2:]) * module.weight.numel()
+    return hook
+
+
+def count_madds(model: nn.Module, size, device: str | None = None) -> tuple[int, tuple]:
+    """Multiply-adds of one forward pass of the inference model (no auxiliary heads) at ``size``
+    x ``size`` (or ``(height, width)``) and the output resolution: every convolution and linear
+    layer, counted by forward hooks (tests/test_benchmark.py checks the count against torch's
+    FlopCounterMode, which would import torch._dynamo, ~1.4 s, in every process). ``device``:
+    "meta" (shapes only) or "cpu" (a real pass, on the model's own device); None picks by size
+    (:data:`META_PIXELS`). The model is used in place, in eval mode, and left as it was."""
     h, w = (size, size) if isinstance(size, int) else size
-    x = torch.zeros(1, 3, h, w)
-    with torch.no_grad(), FlopCounterMode(display=False) as fc:
-        y = model(x)
-    return fc.get_total_flops() // 2, tuple(y.shape[2:])
+    device = device or ("meta" if h * w >= META_PIXELS else "cpu")
+    was_training = [m.training for m in model.modules()]
+    total = [0]
+    hook = _madds_hook(total)
+    handles = [m.register_forward_hook(hook) for m in model.modules()
+               if isinstance(m, (nn.modules.conv._ConvNd, nn.Linear))]
+    try:
+        with without_aux(model), torch.no_grad():
+            model.eval()
+            if device == "meta":
+                swap = {k: torch.empty_like(t, device="meta")
+                        for k, t in (*model.named_parameters(), *model.named_buffers())}
+                try:
+                    y = functional_call(model, swap, (torch.zeros(1, 3, h, w, device="meta"),))
+                except (RuntimeError, NotImplementedError):  # an op without a meta kernel
+                    total[0], device = 0, "cpu"
+            if device != "meta":
+                y = model(torch.zeros(1, 3, h, w, device=_device_of(model)))
+    finally:
+        for handle in handles:
+            handle.remove()
+        for m, t in zip(model.modules(), was_training):
+            m.training = t
+    return total[0], tuple(y.shape[2:])
+
+
+def _device_of(model: nn.Module) -> torch.device:
+    return next((p.device for p in model.parameters()), torch.device("cpu"))
 
 
 def sync(device: torch.device) -> None:

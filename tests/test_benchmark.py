@@ -7,7 +7,7 @@ import yaml
 
 from conftest import run_cli
 from nasseg.benchmark import benchmark_model, count_madds
-from nasseg.models import build_model
+from nasseg.models import build_model, count_params, strip_aux
 
 
 def test_madds_count_convolutions_and_scale_with_area():
@@ -17,6 +17,39 @@ def test_madds_count_convolutions_and_scale_with_area():
     assert out64 == (8, 8) and out128 == (16, 16)
     # every op is convolutional except global pooling's 1x1 on a 1x1 map: close to 4x
     assert 3.9 < madds128 / madds64 <= 4.0
+
+
+# one model of each kind of layer: cells with aux cells, templates, RefineNet on MobileNet-v2 and on a
+# bottleneck ResNet, dilated DeepLab with ASPP, torchvision's LR-ASPP (squeeze-excite)
+@pytest.mark.parametrize("name", ["arch0", "wacv_arch1", "refinenet_lw_mbv2", "refinenet_lw_resnet50",
+                                  "deeplabv3_aspp_mbv2", "lraspp_mbv3"])
+def test_madds_are_torchs_flop_count_halved_on_the_cpu_and_the_meta_device(name):
+    from torch.utils.flop_counter import FlopCounterMode
+
+    m = build_model(name, aux="cell") if name.startswith("arch") else build_model(name)
+    m.train()
+    for size in (128, (65, 97)):
+        with torch.no_grad(), FlopCounterMode(display=False) as fc:
+            out = strip_aux(m).eval()(torch.zeros(1, 3, *((size, size) if isinstance(size, int) else size)))
+        want = (fc.get_total_flops() // 2, tuple(out.shape[2:]))
+        assert count_madds(m, size, "meta") == count_madds(m, size, "cpu") == want, size
+    # the caller's model is left as it was: on the CPU, training, its auxiliary heads on
+    assert all(p.device.type == "cpu" for p in m.parameters()) and all(x.training for x in m.modules())
+    assert count_params(m, inference=False) >= count_params(m)
+    if name.startswith("arch"):
+        assert m.decoder.aux_kind == "cell" and m.decoder.aux_heads is not None
+
+
+def test_madds_of_a_model_the_meta_device_cannot_run_are_counted_on_the_cpu():
+    class CpuConstant(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = torch.nn.Conv2d(3, 4, 3)
+
+        def forward(self, x):
+            return self.conv(x) + torch.ones(1)  # a CPU tensor made in forward: meta cannot add it
+
+    assert count_madds(CpuConstant(), 256) == count_madds(CpuConstant(), 256, "cpu") == (4 * 27 * 254 * 254, (254, 254))
 
 
 def test_madds_of_published_archs_within_ten_percent_of_paper():

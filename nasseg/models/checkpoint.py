@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 
 from ..errors import NassegError
-from .zoo import build_model, strip_aux
+from .zoo import build_model, without_aux
 
 
 def arch_of(genotype: str | None = None, *, name: str | None = None, num_classes: int, width: int = 64,
@@ -34,7 +34,9 @@ def save_checkpoint(model: torch.nn.Module, arch: dict, meta: dict, path: Path) 
     """The inference model (aux heads removed) with what rebuilds it."""
     from ..training.fit import save_atomic
 
-    save_atomic({"model": strip_aux(model).state_dict(), "arch": arch, "meta": meta}, Path(path))
+    with without_aux(model):  # no copy of the model
+        state = model.state_dict()
+    save_atomic({"model": state, "arch": arch, "meta": meta}, Path(path))
 
 
 def load_checkpoint(path: str | Path) -> tuple[torch.nn.Module, dict]:

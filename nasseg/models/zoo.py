@@ -10,6 +10,7 @@ A model for depth or pose is the same model with 1 or K output channels (``num_c
 from __future__ import annotations
 
 import copy
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Callable, Optional
 
@@ -189,7 +190,7 @@ def build_model(name_or_genotype: str | Genotype | list, *, num_classes: int = 2
 
 
 def strip_aux(model: nn.Module) -> nn.Module:
-    """A copy without auxiliary heads: the inference model (export, counting, benchmark)."""
+    """A copy without auxiliary heads: the inference model (export, benchmark)."""
     m = copy.deepcopy(model)
     dec = getattr(m, "decoder", None)
     if getattr(dec, "aux_heads", None) is not None:  # the cell or the template decoder
@@ -198,6 +199,25 @@ def strip_aux(model: nn.Module) -> nn.Module:
     return m
 
 
+@contextmanager
+def without_aux(model: nn.Module):
+    """``model`` itself as its inference model while the block runs (auxiliary heads detached,
+    then put back): counting without :func:`strip_aux`'s deep copy (~0.1 s a model)."""
+    dec = getattr(model, "decoder", None)
+    heads = getattr(dec, "aux_heads", None)
+    if heads is None:
+        yield model
+        return
+    kind = dec.aux_kind
+    dec.aux_heads, dec.aux_kind = None, "none"
+    try:
+        yield model
+    finally:
+        dec.aux_heads, dec.aux_kind = heads, kind
+
+
 def count_params(model: nn.Module, inference: bool = True) -> int:
-    m = strip_aux(model) if inference else model
-    return sum(p.numel() for p in m.parameters())
+    if inference:
+        with without_aux(model):
+            return sum(p.numel() for p in model.parameters())
+    return sum(p.numel() for p in model.parameters())
