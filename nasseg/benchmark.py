@@ -3,10 +3,10 @@
 Conventions (stated in the output):
 
 * parameters of the inference model (auxiliary heads removed);
-* MAdds = FLOPs / 2 from torch's own ``torch.utils.flop_counter.FlopCounterMode`` on one
-  input, which counts convolutions and matrix products only (not BN, ReLU, pooling,
-  interpolation, additions): the paper's counter also counted other layers, so its
-  figures are somewhat higher;
+* MAdds = FLOPs / 2 as torch's own ``torch.utils.flop_counter.FlopCounterMode`` counts them on
+  one input (:func:`count_madds`: the same count from forward hooks), convolutions and matrix
+  products only (not BN, ReLU, pooling, interpolation, additions): the paper's counter also
+  counted other layers, so its figures are somewhat higher;
 * latency: eval mode, no autograd, denormal floats flushed to zero, ``warmup`` passes then ``runs`` timed forward passes
   of one image, mean ± std in milliseconds, with the device and thread count recorded.
 
@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from typing import Callable, Optional, Sequence
 
@@ -87,22 +88,34 @@ def _madds_hook(total: list):
     return hook
 
 
-def count_madds(model: nn.Module, size, device: str | None = None) -> tuple[int, tuple]:
-    """Multiply-adds of one forward pass of the inference model (no auxiliary heads) at ``size``
-    x ``size`` (or ``(height, width)``) and the output resolution: every convolution and linear
-    layer, counted by forward hooks (tests/test_benchmark.py checks the count against torch's
-    FlopCounterMode, which would import torch._dynamo, ~1.4 s, in every process). ``device``:
-    "meta" (shapes only) or "cpu" (a real pass, on the model's own device); None picks by size
-    (:data:`META_PIXELS`). The model is used in place, in eval mode, and left as it was."""
-    h, w = (size, size) if isinstance(size, int) else size
-    device = device or ("meta" if h * w >= META_PIXELS else "cpu")
-    was_training = [m.training for m in model.modules()]
+@contextmanager
+def counting_madds(model: nn.Module):
+    """Within the block, every forward pass of ``model``'s convolution and linear layers adds
+    their multiply-adds to ``total[0]`` (``with counting_madds(m) as total: m(x)``)."""
     total = [0]
     hook = _madds_hook(total)
     handles = [m.register_forward_hook(hook) for m in model.modules()
                if isinstance(m, (nn.modules.conv._ConvNd, nn.Linear))]
     try:
-        with without_aux(model), torch.no_grad():
+        yield total
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
+def count_madds(model: nn.Module, size, device: str | None = None) -> tuple[int, tuple]:
+    """Multiply-adds of one forward pass of the inference model (no auxiliary heads) at ``size``
+    x ``size`` (or ``(height, width)``) and the output resolution: every convolution and linear
+    layer, counted by forward hooks (tests/test_benchmark.py checks the count against torch's
+    FlopCounterMode, which would import torch._dynamo, ~1.4 s, in every process, and slows each
+    op). ``device``: "meta" (shapes only) or "cpu" (a real pass, on the model's own device);
+    None picks by size (:data:`META_PIXELS`). The model is used in place, in eval mode, and left
+    as it was."""
+    h, w = (size, size) if isinstance(size, int) else size
+    device = device or ("meta" if h * w >= META_PIXELS else "cpu")
+    was_training = [m.training for m in model.modules()]
+    try:
+        with without_aux(model), torch.no_grad(), counting_madds(model) as total:
             model.eval()
             if device == "meta":
                 swap = {k: torch.empty_like(t, device="meta")
@@ -114,8 +127,6 @@ def count_madds(model: nn.Module, size, device: str | None = None) -> tuple[int,
             if device != "meta":
                 y = model(torch.zeros(1, 3, h, w, device=_device_of(model)))
     finally:
-        for handle in handles:
-            handle.remove()
         for m, t in zip(model.modules(), was_training):
             m.training = t
     return total[0], tuple(y.shape[2:])

@@ -40,6 +40,30 @@ def test_madds_are_torchs_flop_count_halved_on_the_cpu_and_the_meta_device(name)
         assert m.decoder.aux_kind == "cell" and m.decoder.aux_heads is not None
 
 
+def test_madds_hooks_count_what_flopcounter_counts_for_random_decoders_of_both_spaces():
+    """The planner counts decoders alone (its stand-ins, its what-ifs): every op a random genotype
+    of either space can hold is a layer the hooks see."""
+    import numpy as np
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from nasseg.benchmark import counting_madds
+    from nasseg.models.encoder import MobileNetV2Encoder
+    from nasseg.spaces import get_space
+
+    rng = np.random.default_rng(0)
+    for name in ("cells", "templates"):
+        space = get_space(name)
+        with torch.no_grad():
+            taps = list(MobileNetV2Encoder(taps=space.encoder_taps).eval()(torch.zeros(1, 3, 64, 64)))
+        for _ in range(12):
+            dec = space.build_decoder(space.sample(rng), num_classes=21, width=16, repeats=1).eval()
+            with torch.no_grad(), FlopCounterMode(display=False) as fc:
+                dec(taps)
+            with torch.no_grad(), counting_madds(dec) as total:
+                dec(taps)
+            assert total[0] * 2 == fc.get_total_flops() > 0
+
+
 def test_madds_of_a_model_the_meta_device_cannot_run_are_counted_on_the_cpu():
     class CpuConstant(torch.nn.Module):
         def __init__(self):

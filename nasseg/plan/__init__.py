@@ -17,9 +17,10 @@ For the active params and a hardware spec (this machine, or a what-if: ``--devic
   saved for backward, measured at the probe sizes and scaled with the same linear rule; on
   CUDA the allocator's peak);
 * on a device that is not here (a what-if), time from the stage model's counted FLOPs
-  (``FlopCounterMode``) over an assumed throughput (``--gpu-tflops``, default derived from the
-  paper's Table 1: arch0's 14.86 ms forward pass at 512x512 on a 1080Ti), a training step
-  counted as 3 forward passes.
+  (``FlopCounterMode``'s count, from forward hooks: :func:`nasseg.benchmark.counting_madds`)
+  over an assumed throughput (``--gpu-tflops``, default derived from the paper's Table 1:
+  arch0's 14.86 ms forward pass at 512x512 on a 1080Ti), a training step counted as 3
+  forward passes.
 
 :func:`compare` sets the plan beside what earlier runs recorded (the stages' metrics and
 result files) where such records exist.

@@ -40,8 +40,8 @@ class PlannerBase:
         the space, so a lone random draw can be far from the average trial."""
         if space_name not in self._genotypes:
             import torch
-            from torch.utils.flop_counter import FlopCounterMode
 
+            from ..benchmark import counting_madds
             from ..models.encoder import MobileNetV2Encoder
             from ..spaces import get_space
 
@@ -55,9 +55,9 @@ class PlannerBase:
                 for g in sample:
                     dec = space.build_decoder(g, num_classes=self.p.data.num_classes, width=s.width,
                                               repeats=s.repeats).eval()
-                    with FlopCounterMode(display=False) as fc:
+                    with counting_madds(dec) as total:
                         dec(list(taps))
-                    madds.append(fc.get_total_flops() / 2)
+                    madds.append(float(total[0]))
             madds = np.array(madds, dtype=float)
             if self.n_archs == 1:
                 picks = [int(np.argmin(np.abs(madds - madds.mean())))]

@@ -272,17 +272,17 @@ def _batch(kind, n, side, num_classes, device, taps_of, teacher: bool):
 
 
 def _madds(model, kind, batch) -> float:
-    from torch.utils.flop_counter import FlopCounterMode
+    from ..benchmark import counting_madds
 
     was = model.training
     model.eval()
-    with torch.no_grad(), FlopCounterMode(display=False) as fc:
+    with torch.no_grad(), counting_madds(model) as total:
         if kind == "decoder":
             model(_taps(batch))
         else:
             model(batch[0])
     model.train(was)
-    return fc.get_total_flops() / 2
+    return float(total[0])
 
 
 __all__ = ["Linear", "Probe", "Prober"]
