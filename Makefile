@@ -5,6 +5,7 @@
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
+PIP    := $(PY) -m pip install --disable-pip-version-check -q --no-compile --no-deps
 LOCK   := requirements.lock
 PYTEST_ARGS ?=
 
@@ -17,12 +18,19 @@ PYTEST_ARGS ?=
 # commands below run without it.
 unexport PYTHONDONTWRITEBYTECODE
 
-# Every install takes the exact versions in requirements.lock (pip constraints), so a fresh
-# clone gets what CI and the README's figures got. pip resolves torch and torchvision together
-# from the registry: a lone CPU torch wheel has no matching CPU torchvision.
+# Every install takes the exact versions in requirements.lock, so a fresh clone gets what CI and
+# the README's figures got. The lock is the whole closure (`make lock` has pip resolve torch and
+# torchvision together, then freezes what it chose), so it installs without the resolver
+# (--no-deps), in two pip processes at once, each taking every other line: unpacking ~5 GB of
+# wheels is most of a fresh install and one pip does it on one core. Then the project itself, and
+# `pip check` confirms that every requirement of every package is met.
 $(STAMP): pyproject.toml $(LOCK)
 	@test -x $(PY) || python3 -m venv $(VENV)
-	$(PY) -m pip install --disable-pip-version-check -q --no-compile -c $(LOCK) -e ".[dev,all]"
+	grep -vE '^(#|$$)' $(LOCK) | awk 'NR % 2 == 1' > $(VENV)/.lock-half-1
+	grep -vE '^(#|$$)' $(LOCK) | awk 'NR % 2 == 0' > $(VENV)/.lock-half-2
+	$(PIP) -r $(VENV)/.lock-half-1 & one=$$!; $(PIP) -r $(VENV)/.lock-half-2 & two=$$!; wait $$one && wait $$two
+	$(PIP) -e .
+	$(PY) -m pip check
 	$(PY) -c "import torch, torchvision; print('torch', torch.__version__, '| torchvision', torchvision.__version__)"
 	@touch $(STAMP)
 
@@ -46,7 +54,7 @@ gpu-check: install
 lock:
 	rm -rf .lock-venv && python3 -m venv .lock-venv
 	.lock-venv/bin/python -m pip install --disable-pip-version-check -q -e ".[dev,all]"
-	{ sed -n '1,2p' $(LOCK); .lock-venv/bin/python -m pip freeze --exclude-editable; } > $(LOCK).new
+	{ sed -n '1,2p' $(LOCK); .lock-venv/bin/python -m pip freeze --all --exclude-editable | grep -v '^pip=='; } > $(LOCK).new
 	mv $(LOCK).new $(LOCK) && rm -rf .lock-venv
 	@echo "requirements.lock rewritten: git diff requirements.lock"
 
