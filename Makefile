@@ -5,7 +5,7 @@
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
-PIP    := $(PY) -m pip install --disable-pip-version-check -q --no-compile --no-deps
+PIP    := $(PY) -m pip install --disable-pip-version-check -q --no-compile
 LOCK   := requirements.lock
 PYTEST_ARGS ?=
 
@@ -19,17 +19,28 @@ PYTEST_ARGS ?=
 unexport PYTHONDONTWRITEBYTECODE
 
 # Every install takes the exact versions in requirements.lock, so a fresh clone gets what CI and
-# the README's figures got. The lock is the whole closure (`make lock` has pip resolve torch and
+# the README's figures got. On the platform the lock was resolved on (Linux x86_64, Python 3.11:
+# its second line) the lock is the whole closure (`make lock` has pip resolve torch and
 # torchvision together, then freezes what it chose), so it installs without the resolver
 # (--no-deps), in two pip processes at once, each taking every other line: unpacking ~5 GB of
-# wheels is most of a fresh install and one pip does it on one core. Then the project itself, and
-# `pip check` confirms that every requirement of every package is met.
+# wheels is most of a fresh install and one pip does it on one core. Elsewhere pip resolves the
+# project with the lock as constraints (pins of packages that platform does not need, such as
+# the nvidia-* wheels, are ignored). Either way `pip check` then confirms every requirement is met.
+LOCK_PLATFORM := import platform, sys; sys.exit((platform.system(), platform.machine(), sys.version_info[:2]) != ("Linux", "x86_64", (3, 11)))
+
 $(STAMP): pyproject.toml $(LOCK)
 	@test -x $(PY) || python3 -m venv $(VENV)
-	grep -vE '^(#|$$)' $(LOCK) | awk 'NR % 2 == 1' > $(VENV)/.lock-half-1
-	grep -vE '^(#|$$)' $(LOCK) | awk 'NR % 2 == 0' > $(VENV)/.lock-half-2
-	$(PIP) -r $(VENV)/.lock-half-1 & one=$$!; $(PIP) -r $(VENV)/.lock-half-2 & two=$$!; wait $$one && wait $$two
-	$(PIP) -e .
+	@if $(PY) -c '$(LOCK_PLATFORM)'; then \
+	  echo "installing requirements.lock (--no-deps, two halves at once), then the project"; \
+	  grep -vE '^(#|$$)' $(LOCK) | awk 'NR % 2 == 1' > $(VENV)/.lock-half-1 && \
+	  grep -vE '^(#|$$)' $(LOCK) | awk 'NR % 2 == 0' > $(VENV)/.lock-half-2 && \
+	  { $(PIP) --no-deps -r $(VENV)/.lock-half-1 & one=$$!; \
+	    $(PIP) --no-deps -r $(VENV)/.lock-half-2 & two=$$!; wait $$one && wait $$two; } && \
+	  $(PIP) --no-deps -e .; \
+	else \
+	  echo "not the lock's platform: pip resolves the project, the lock as constraints"; \
+	  $(PIP) -c $(LOCK) -e ".[dev,all]"; \
+	fi
 	$(PY) -m pip check
 	$(PY) -c "import torch, torchvision; print('torch', torch.__version__, '| torchvision', torchvision.__version__)"
 	@touch $(STAMP)

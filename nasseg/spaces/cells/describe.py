@@ -8,8 +8,7 @@ sum as node ``4 + 3k``. In the decoder, pool indices 0..3 are the encoder taps (
 """
 from __future__ import annotations
 
-from .genotype import NUM_TAPS, Genotype
-from .ops import OP_NAMES
+from .genotype import NUM_TAPS, OP_NAMES, Genotype
 
 TAP_STRIDES = (4, 8, 16, 32)
 

@@ -6,8 +6,7 @@ from typing import Sequence
 
 from ..diagram import Canvas, figure, save
 from .describe import pool_strides
-from .genotype import NUM_TAPS, Genotype
-from .ops import OP_NAMES
+from .genotype import NUM_TAPS, OP_NAMES, Genotype
 
 TAP_LABELS = ("tap 0\nstride 4", "tap 1\nstride 8", "tap 2\nstride 16", "tap 3\nstride 32")
 SHORT = {"conv1x1": "conv 1×1", "conv3x3": "conv 3×3", "sep3x3": "sep 3×3", "sep5x5": "sep 5×5", "gap": "gap",

@@ -21,7 +21,11 @@ import numpy as np
 
 from ...errors import GenotypeError
 from ..base import BaseGenotype, as_int
-from .ops import NUM_OPS, OP_NAMES
+
+# The operations by genotype index (their modules: :data:`.ops.OPS`, built in this order).
+OP_NAMES = ("conv1x1", "conv3x3", "sep3x3", "sep5x5", "gap", "conv3x3_d3", "conv3x3_d12", "sep3x3_d3", "sep5x5_d6",
+            "skip", "zero")
+NUM_OPS = len(OP_NAMES)
 
 NUM_TAPS = 4
 

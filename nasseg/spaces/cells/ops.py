@@ -12,6 +12,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .genotype import NUM_OPS, OP_NAMES
+
 
 def conv_bn_relu(c_in: int, c_out: int, k: int = 1, dilation: int = 1) -> nn.Sequential:
     return nn.Sequential(
@@ -65,8 +67,7 @@ OPS: tuple[tuple[str, Callable[[int, int], nn.Module]], ...] = (
     ("skip", lambda c, r: nn.Identity()),
     ("zero", lambda c, r: Zero()),
 )
-OP_NAMES = tuple(name for name, _ in OPS)
-NUM_OPS = len(OPS)
+assert len(OPS) == NUM_OPS and tuple(name for name, _ in OPS) == OP_NAMES, "OPS and OP_NAMES differ"
 
 
 def make_op(index: int, channels: int, repeats: int = 1) -> nn.Module:

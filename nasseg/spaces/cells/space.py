@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from ...errors import ConfigError
 from ..base import SearchSpace
-from .decoder import Decoder
 from .describe import describe, output_stride
 from .draw import draw_genotype
 from .genotype import CELL_POSITIONS, CellSpace, Genotype
@@ -18,10 +17,15 @@ class CellsSearchSpace(SearchSpace):
     in_channels = (24, 32, 96, 320)
     aux_kinds = ("none", "clf", "cell")
     paper_classes = 21  # PASCAL VOC
-    decoder_type = Decoder
     words = staticmethod(describe)
     stride = staticmethod(output_stride)
     diagram = staticmethod(draw_genotype)
+
+    @property
+    def decoder_type(self) -> type:
+        from .decoder import Decoder  # here: parsing and sampling genotypes needs no torch
+
+        return Decoder
 
     @property
     def positions(self) -> str:

@@ -30,7 +30,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .genotype import NUM_TAPS, TemplateGenotype, stride_layers
+from .genotype import AUX_KINDS, NUM_TAPS, TemplateGenotype, stride_layers
 
 
 def _conv_bn(cin: int, cout: int, relu: bool = True) -> nn.Sequential:
@@ -163,7 +163,7 @@ class TemplateDecoder(nn.Module):
     -> 3x3 classifier. ``aux="clf"`` adds a training-only 3x3 classifier on every layer
     output (``forward(..., return_aux=True)``); ``aux="none"`` has none."""
 
-    AUX_KINDS = ("none", "clf")
+    AUX_KINDS = AUX_KINDS
 
     def __init__(self, genotype: TemplateGenotype, in_channels: Sequence[int] = (24, 32), *, num_classes: int = 19,
                  width: int = 64, repeats: int = 2, aux: str = "none"):

@@ -23,6 +23,8 @@ import numpy as np
 from ...errors import GenotypeError
 from ..base import BaseGenotype, as_int
 
+AUX_KINDS = ("none", "clf")  # the template decoder's auxiliary heads (training only)
+
 OP_NAMES = ("sep_conv_3x3", "sep_conv_5x5", "global_average_pool", "max_pool_3x3", "sep_conv_5x5_dil6",
             "skip_connect")
 AGG_NAMES = ("weighted_sum", "concat")

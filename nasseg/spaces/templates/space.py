@@ -3,10 +3,9 @@ instantiated by 7 layers over the encoder's stride-4 and stride-8 taps."""
 from __future__ import annotations
 
 from ..base import SearchSpace
-from .decoder import TemplateDecoder
 from .describe import describe, output_stride
 from .draw import draw_genotype
-from .genotype import TemplateGenotype, TemplateSpace
+from .genotype import AUX_KINDS, TemplateGenotype, TemplateSpace
 
 
 class TemplatesSearchSpace(SearchSpace):
@@ -15,12 +14,17 @@ class TemplatesSearchSpace(SearchSpace):
     genotype_type = TemplateGenotype
     encoder_taps = (3, 6)  # strides 4, 8
     in_channels = (24, 32)
-    aux_kinds = TemplateDecoder.AUX_KINDS
+    aux_kinds = AUX_KINDS
     paper_classes = 19  # Cityscapes (the published 279,059 / 267,147 parameters)
-    decoder_type = TemplateDecoder
     words = staticmethod(describe)
     stride = staticmethod(output_stride)
     diagram = staticmethod(draw_genotype)
+
+    @property
+    def decoder_type(self) -> type:
+        from .decoder import TemplateDecoder  # here: parsing and sampling genotypes needs no torch
+
+        return TemplateDecoder
 
 
 TEMPLATES = TemplatesSearchSpace(TemplateSpace())
