@@ -34,6 +34,17 @@ def run_cli(args, cwd, **kw):
                           text=True, **kw)
 
 
+def fresh_python(code: str) -> str:
+    """Run ``code`` in a new Python process on the project (as a stage's process starts: nothing
+    imported yet); its stdout, stripped. Fails the test with its stderr when it fails."""
+    import subprocess
+
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)),
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    return out.stdout.strip()
+
+
 def tiny_segmentation_params(root: Path) -> dict:
     """The params sections a tiny segmentation project in ``root`` shares across tests: small
     embedded sets, small crops (the training's and the search's), and outputs under ``root``."""

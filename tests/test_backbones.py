@@ -1,17 +1,12 @@
 """nasseg.models.backbones against torchvision: under one seed, the same weights, the same
 random numbers drawn, the same outputs; and no stage process imports torchvision at start."""
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 import torch
 
+from conftest import fresh_python
 from nasseg.models.backbones import ResNet, mobilenet_v2_features
 
 torchvision = pytest.importorskip("torchvision")
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def _build(fn, seed=3):
@@ -61,7 +56,4 @@ def test_stage_processes_start_without_torchvision():
             "from nasseg.models.baselines import ResNetEncoder\nfrom nasseg.models.encoder import MobileNetV2Encoder\n"
             "MobileNetV2Encoder(), ResNetEncoder(18)\n"
             "print('torchvision' in sys.modules)")
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)),
-                         capture_output=True, text=True)
-    assert out.returncode == 0, out.stderr[-2000:]
-    assert out.stdout.strip() == "False"
+    assert fresh_python(code) == "False"

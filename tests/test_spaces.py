@@ -111,12 +111,8 @@ def test_a_genotype_of_no_space_names_both_forms():
 def test_genotypes_of_both_spaces_need_no_torch():
     """What a toy search's Ray worker loads (the executor, the toy trainer, both spaces) parses,
     samples and describes genotypes without importing torch (~1.3 s a worker)."""
-    import os
-    import subprocess
-    import sys
-    from pathlib import Path
+    from conftest import fresh_python
 
-    root = Path(__file__).resolve().parents[1]
     code = ("import sys, numpy as np\n"
             "import nasseg.search.executor, nasseg.search.toy\n"
             "from nasseg.spaces import get_space, space_of\n"
@@ -124,7 +120,4 @@ def test_genotypes_of_both_spaces_need_no_torch():
             "    s = get_space(name); g = s.sample(np.random.default_rng(0))\n"
             "    assert space_of(g.to_text()) is s and s.words(g) and s.aux_kinds\n"
             "print('torch' in sys.modules)")
-    out = subprocess.run([sys.executable, "-c", code], cwd=root, env=dict(os.environ, PYTHONPATH=str(root)),
-                         capture_output=True, text=True)
-    assert out.returncode == 0, out.stderr[-2000:]
-    assert out.stdout.strip() == "False"
+    assert fresh_python(code) == "False"
