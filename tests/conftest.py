@@ -62,15 +62,24 @@ def tiny_segmentation_params(root: Path) -> dict:
 # Tests that start Ray on this machine: `ray stop --force` (the kill test's cleanup) stops every Ray
 # process here, so under pytest-xdist they share one worker (`--dist loadgroup`) and run one at a time.
 RAY_TESTS = ("test_async_search.py::test_ray_", "test_search.py::test_ray_")
+# Tests of 10 s or more (a --durations run): started before the short ones, so that no long test
+# is left to run alone at the end while the other worker has nothing more to do.
+LONG_TESTS = ("test_plan.py::test_plan_on_", "test_distributed_stages.py::test_torchrun_",
+              "test_reliability.py::test_a_bad_cache", "test_engine.py::test_ddp_", "test_search.py::test_sigkill",
+              "test_space.py::test_200_", "test_templates.py::test_two_hundred", "test_experiments.py::test_ablate_corr",
+              "test_cross_process.py::test_train_in_two", "test_plan.py::test_more_gpus",
+              "test_async_search.py::test_ppo_learns")
 
 
 def pytest_collection_modifyitems(config, items):
     """The end-to-end run (marked slow) first, so that with two xdist workers it overlaps the rest of
     the suite instead of starting last; then the Ray tests, in one xdist group (one worker takes
-    them while the other runs the end-to-end test, rather than alone at the end)."""
+    them while the other runs the end-to-end test, rather than alone at the end); then the other
+    long tests, then the rest."""
     for item in items:
         if any(k in item.nodeid for k in RAY_TESTS):
             item.add_marker(pytest.mark.xdist_group("ray"))
     ray = lambda item: any(k in item.nodeid for k in RAY_TESTS)  # noqa: E731
+    long = lambda item: any(k in item.nodeid for k in LONG_TESTS)  # noqa: E731
     # stable: the rest keep their order
-    items.sort(key=lambda item: (item.get_closest_marker("slow") is None, not ray(item)))
+    items.sort(key=lambda item: (item.get_closest_marker("slow") is None, not ray(item), not long(item)))
