@@ -128,7 +128,7 @@ SCRIPT = textwrap.dedent("""
     from nasseg.search.strategy import make_strategy
     out = Path(sys.argv[1])
     run_search(make_strategy("ppo", seed=0), FakeTrainer(sleep=float(sys.argv[2])), TrialStore(out / "t.db"),
-               out / "s.pt", budget=Budget(max_trials=50), batch_size=4, seed=0, log=lambda s: None)
+               out / "s.pt", budget=Budget(max_trials=32), batch_size=4, seed=0, log=lambda s: None)
 """)
 
 
@@ -160,16 +160,16 @@ def test_sigkill_mid_search_then_resume_gives_exactly_the_budget(tmp_path):
     killed, clean = tmp_path / "killed", tmp_path / "clean"
     killed.mkdir()
     clean.mkdir()
-    _run_script(killed, 0.05, kill_at_rows=18)
+    _run_script(killed, 0.05, kill_at_rows=12)
     mid = TrialStore(killed / "t.db")
     n_mid = mid.count("ppo")
     mid.close()
-    assert 0 < n_mid < 50, "the kill should land mid-search"
+    assert 0 < n_mid < 32, "the kill should land mid-search"
     _run_script(killed, 0.0, kill_at_rows=None)
     _run_script(clean, 0.0, kill_at_rows=None)
     a, b = TrialStore(killed / "t.db").rows("ppo"), TrialStore(clean / "t.db").rows("ppo")
-    assert len(a) == 50 and all(r["status"] == "done" for r in a)
-    assert len({(r["step"], r["slot"]) for r in a}) == 50
+    assert len(a) == 32 and all(r["status"] == "done" for r in a)
+    assert len({(r["step"], r["slot"]) for r in a}) == 32
     # same seeds, same state after every update: the resumed run sampled what the clean run sampled
     key = lambda rows: sorted((r["step"], r["slot"], r["genotype"], r["reward"]) for r in rows)  # noqa: E731
     assert key(a) == key(b)
