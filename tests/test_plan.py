@@ -127,11 +127,13 @@ def test_more_gpus_are_faster_for_the_ddp_stages():
     fast = make_plan(p, hardware("cuda", 1, gpu_tflops=one["hardware"]["gpu_tflops"] * 2, params=p),
                      dvc=ROOT / "dvc.yaml", sides=(64, 96), archs=1, counted=counted)
     c = {s["stage"]: s for s in fast["stages"]}
-    # the compute halves; the input pipeline (this CPU's, shared through `counted`) may not hide behind it
+    # the compute halves; the input pipeline (this CPU's, shared through `counted`) hides less behind it.
+    # Whether it hides entirely at 1 GPU depends on how fast this CPU prepared the images just now
+    # (the rule itself: test_the_input_pipeline_adds_its_timed_seconds_per_image)
     compute = lambda s: s["seconds"] - s["input_seconds"]  # noqa: E731
     assert compute(c["pretrain"]) == pytest.approx(compute(a["pretrain"]) / 2, rel=1e-6) \
         if not one["hardware"]["present"] else c["pretrain"]["seconds"] > 0
-    assert c["pretrain"]["input_seconds"] >= a["pretrain"]["input_seconds"] > 0
+    assert c["pretrain"]["input_seconds"] >= a["pretrain"]["input_seconds"] >= 0
 
 
 def test_linear_fit_recovers_a_line_and_falls_back_on_noise():
