@@ -10,7 +10,7 @@ A model for depth or pose is the same model with 1 or K output channels (``num_c
 from __future__ import annotations
 
 import copy
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import Callable, Optional
 
@@ -189,35 +189,37 @@ def build_model(name_or_genotype: str | Genotype | list, *, num_classes: int = 2
     return model
 
 
+def _drop_aux(model: nn.Module) -> tuple | None:
+    """Detach the auxiliary heads of ``model``'s cell or template decoder; what to put back
+    (None: it had none)."""
+    dec = getattr(model, "decoder", None)
+    heads = getattr(dec, "aux_heads", None)
+    if heads is None:
+        return None
+    kept = (heads, dec.aux_kind)
+    dec.aux_heads, dec.aux_kind = None, "none"
+    return kept
+
+
 def strip_aux(model: nn.Module) -> nn.Module:
     """A copy without auxiliary heads: the inference model (export, benchmark)."""
     m = copy.deepcopy(model)
-    dec = getattr(m, "decoder", None)
-    if getattr(dec, "aux_heads", None) is not None:  # the cell or the template decoder
-        dec.aux_heads = None
-        dec.aux_kind = "none"
+    _drop_aux(m)
     return m
 
 
 @contextmanager
 def without_aux(model: nn.Module):
     """``model`` itself as its inference model while the block runs (auxiliary heads detached,
-    then put back): counting without :func:`strip_aux`'s deep copy (~0.1 s a model)."""
-    dec = getattr(model, "decoder", None)
-    heads = getattr(dec, "aux_heads", None)
-    if heads is None:
-        yield model
-        return
-    kind = dec.aux_kind
-    dec.aux_heads, dec.aux_kind = None, "none"
+    then put back): counting and saving without :func:`strip_aux`'s deep copy (~0.1 s a model)."""
+    kept = _drop_aux(model)
     try:
         yield model
     finally:
-        dec.aux_heads, dec.aux_kind = heads, kind
+        if kept is not None:
+            model.decoder.aux_heads, model.decoder.aux_kind = kept
 
 
 def count_params(model: nn.Module, inference: bool = True) -> int:
-    if inference:
-        with without_aux(model):
-            return sum(p.numel() for p in model.parameters())
-    return sum(p.numel() for p in model.parameters())
+    with without_aux(model) if inference else nullcontext():
+        return sum(p.numel() for p in model.parameters())
