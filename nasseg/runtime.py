@@ -6,7 +6,8 @@ with a command's ``--device`` / ``--precision`` overrides into one object every 
 * ``device``: ``auto`` is CUDA when present, else the CPU; asking for CUDA where there is none
   is a :class:`~nasseg.errors.ConfigError` naming the fix, not a crash inside a loop;
 * ``autocast()``: a context for the forward pass and the loss (fp32: nothing; bf16: autocast
-  on the device, CPU included; fp16: autocast with a :meth:`grad_scaler`, CUDA only);
+  on the device, CPU included; fp16: autocast with a :meth:`grad_scaler`, on CUDA and, slowly,
+  on the CPU too, so its code paths can be rehearsed and tested without a GPU);
 * ``workers``: DataLoader workers (null: CPU cores - 1), ``pin_memory`` on CUDA only.
 
 Whatever a loop writes to disk or sends to another process is moved to the CPU first
@@ -69,8 +70,6 @@ class Runtime:
         if prec not in DTYPES:
             raise ConfigError(f"--precision must be one of {', '.join(DTYPES)}, got {prec!r}")
         dev = resolve_device(device or r.device)
-        if prec == "fp16" and dev.type != "cuda":
-            raise ConfigError("runtime.precision fp16 needs a CUDA device (its GradScaler); on the CPU use bf16")
         n = workers if workers is not None else (r.workers if r.workers is not None else default_workers())
         return cls(dev, prec, n, r.channels_last, r.cudnn_benchmark, r.accumulate)
 

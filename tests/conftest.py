@@ -68,7 +68,7 @@ LONG_TESTS = ("test_plan.py::test_plan_on_", "test_distributed_stages.py::test_t
               "test_reliability.py::test_a_bad_cache", "test_engine.py::test_ddp_", "test_search.py::test_sigkill",
               "test_space.py::test_200_", "test_templates.py::test_two_hundred", "test_experiments.py::test_ablate_corr",
               "test_cross_process.py::test_train_in_two", "test_plan.py::test_more_gpus",
-              "test_async_search.py::test_ppo_learns")
+              "test_async_search.py::test_ppo_learns", "test_gpu_check.py::test_the_rehearsal")
 
 
 def pytest_collection_modifyitems(config, items):

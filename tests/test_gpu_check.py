@@ -1,4 +1,5 @@
-"""`make gpu-check` on a machine without CUDA, and the machinery it runs each stage with."""
+"""`make gpu-check` on a machine without CUDA, its rehearsal on the CPU, and the machinery it
+runs each stage with."""
 from __future__ import annotations
 
 import json
@@ -7,7 +8,7 @@ import pytest
 import torch
 
 from conftest import run_cli
-from nasseg.tools.gpu_check import run_child
+from nasseg.tools.gpu_check import run_child, stages_until
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA: `make gpu-check` runs for real")
@@ -25,3 +26,29 @@ def test_a_child_records_its_command_time_and_error(tmp_path):
     assert ok["data_wait_share"] is None  # no training loop ran in that process
     bad = run_child(["search", "--params", "missing.yaml"], tmp_path, record, timeout=120)
     assert bad["error"] and len(record.read_text().splitlines()) == 2
+
+
+def test_the_rehearsal_runs_the_checks_steps_on_the_cpu_in_fp16(tmp_path):
+    """`gpu-check --rehearse`: the project copied, the tiny profile applied, the prepare commands
+    and (here, up to) pretrain in a child process each with --device cpu --precision fp16."""
+    out = tmp_path / "rehearsal.json"
+    done = run_cli(["gpu-check", "--rehearse", "--until", "pretrain", "--precision", "fp16", "--out", str(out)],
+                   tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    rec = json.loads(out.read_text())
+    assert rec["rehearsal"] is True and rec["cuda"] is False and rec["procs"] == 2 and rec["failed"] == []
+    rows = rec["stages"]["fp16"]
+    assert [r["command"].split()[0] for r in rows] == ["prepare", "prepare-transfer", "prepare-street", "pretrain"]
+    assert rows[-1]["command"] == "pretrain --device cpu --precision fp16 --params params.yaml"
+    assert rows[-1]["peak_gpu_mib"] is None and rows[-1]["peak_rss_mib"] > 0
+    assert 0 <= rows[-1]["data_wait_share"] <= 1  # the training loop ran in that child
+    assert 0 <= rows[-1]["data_wait_share_after_first_batch"] <= 1
+    assert "torchrun" not in rec["stages"]  # train was not reached
+
+
+def test_a_bad_until_or_precision_is_one_line_naming_the_choices(tmp_path):
+    with pytest.raises(ValueError, match="'pretrian' is not a computing stage; pick one of pretrain, teacher"):
+        stages_until("pretrian")
+    assert [c[0] for c in stages_until("precompute")] == ["pretrain", "teacher", "precompute"]
+    bad = run_cli(["gpu-check", "--rehearse", "--precision", "fp32"], tmp_path)
+    assert bad.returncode == 2 and "fp16 and bf16" in bad.stderr

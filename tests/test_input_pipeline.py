@@ -18,7 +18,7 @@ from nasseg.runtime import Runtime
 from nasseg.training.engine import train_schedule
 from nasseg.training.evaluate import upsample_to
 from nasseg.training.fit import fit
-from nasseg.training.loop import WAIT_TALLY, Updater, run_epoch
+from nasseg.training.loop import WAIT_TALLY, Updater, run_epoch, wait_shares
 from nasseg.training.losses import pixel_ce, segmentation_loss
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -77,27 +77,64 @@ def test_fit_resumed_with_two_workers_ends_with_the_weights_of_an_uninterrupted_
     assert not torch.equal(a["decoder.classifier.weight"], _model().state_dict()["decoder.classifier.weight"])
 
 
-def test_engine_resumed_with_two_workers_ends_with_the_weights_of_an_uninterrupted_run_with_none(tmp_path):
-    s = ScheduleParams(phases=[PhaseParams(sets="voc_train", epochs=2, aux_weight=0.3),
-                               PhaseParams(sets="trainaug", epochs=1, aux_weight=0.2)], batch_size=4)
-    data = lambda _n: Toy(8, 24)  # noqa: E731
-    full = _model()
-    res = train_schedule(full, s, data, num_classes=2, runtime=CPU0, log=lambda _s: None)
-    assert all(0.0 <= h["data_wait"] <= 1.0 for h in res.history)
+def _engine_schedule():
+    return ScheduleParams(phases=[PhaseParams(sets="voc_train", epochs=2, aux_weight=0.3),
+                                  PhaseParams(sets="trainaug", epochs=1, aux_weight=0.2)], batch_size=4)
 
+
+def _toy_sets(_name):
+    return Toy(8, 24)
+
+
+def _engine_stopped_after_epoch_1(runtime, checkpoint):
+    """A run of the engine on the toy sets, interrupted after epoch 1 (its checkpoint written)."""
     def stop_after_1(epoch):
         if epoch == 1:
             raise Stop
 
     with pytest.raises(Stop):
-        train_schedule(_model(), s, data, num_classes=2, runtime=CPU2, checkpoint=tmp_path / "b.pt",
+        train_schedule(_model(), _engine_schedule(), _toy_sets, num_classes=2, runtime=runtime, checkpoint=checkpoint,
                        on_epoch_end=stop_after_1, log=lambda _s: None)
+
+
+def test_engine_resumed_with_two_workers_ends_with_the_weights_of_an_uninterrupted_run_with_none(tmp_path):
+    s, data = _engine_schedule(), _toy_sets
+    full = _model()
+    res = train_schedule(full, s, data, num_classes=2, runtime=CPU0, log=lambda _s: None)
+    assert all(0.0 <= h["data_wait"] <= 1.0 for h in res.history)
+    _engine_stopped_after_epoch_1(CPU2, tmp_path / "b.pt")
     resumed = _model()
     res = train_schedule(resumed, s, data, num_classes=2, runtime=CPU2, checkpoint=tmp_path / "b.pt",
                          log=lambda _s: None)
     assert res.resumed_from == 1
     a, b = full.state_dict(), resumed.state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_engine_in_fp16_keeps_one_loss_scale_across_epochs_and_resumes_it(tmp_path):
+    """fp16 on the CPU runs the GPU's GradScaler code: one scaler for the whole run (its growth
+    tracker counts every step of every epoch), saved in the checkpoint and loaded on resume."""
+    s, data = _engine_schedule(), _toy_sets
+    fp16 = Runtime.of(None, device="cpu", precision="fp16", workers=0)
+    full = _model()
+    res = train_schedule(full, s, data, num_classes=2, runtime=fp16, checkpoint=tmp_path / "a.pt", log=lambda _s: None)
+    assert all(math.isfinite(h["train_loss"]) for h in res.history)
+    scaler = torch.load(tmp_path / "a.pt", weights_only=True)["scaler"]
+    # 3 epochs x 2 steps: each step either overflowed (skipped, the scale halved from 2**16) or
+    # counted towards growth. One scaler saw all six (one per epoch would have seen two, and
+    # with the scale back at 2**16 every epoch, its steps here would all have been skipped).
+    assert math.log2(2.0**16 / scaler["scale"]) + scaler["_growth_tracker"] == 6
+    _engine_stopped_after_epoch_1(fp16, tmp_path / "b.pt")
+    first = torch.load(tmp_path / "b.pt", weights_only=True)["scaler"]  # after epoch 1: its two steps
+    assert math.log2(2.0**16 / first["scale"]) + first["_growth_tracker"] == 2
+    resumed = _model()
+    train_schedule(resumed, s, data, num_classes=2, runtime=fp16, checkpoint=tmp_path / "b.pt", log=lambda _s: None)
+    assert torch.load(tmp_path / "b.pt", weights_only=True)["scaler"] == scaler
+    a, b = full.state_dict(), resumed.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    # fp32 checkpoints carry no scaler (their bytes are as before)
+    train_schedule(_model(), s, data, num_classes=2, runtime=CPU0, checkpoint=tmp_path / "c.pt", log=lambda _s: None)
+    assert "scaler" not in torch.load(tmp_path / "c.pt", weights_only=True)
 
 
 def test_checkpointed_pixel_loss_has_the_plain_loss_values_and_gradients():
@@ -131,6 +168,11 @@ def test_run_epoch_reads_the_loss_once_and_names_the_batch_that_went_non_finite(
     assert 0.0 <= stats.data_share <= 1.0
     # the process's tally (what `make gpu-check` reports per stage) grew by this epoch
     assert WAIT_TALLY["seconds"] == pytest.approx(before["seconds"] + stats.seconds)
+    assert before["first_batch_seconds"] <= WAIT_TALLY["first_batch_seconds"] <= WAIT_TALLY["data_seconds"]
+    # the shares it reports: in all, and without each epoch's first batch (workers starting)
+    assert wait_shares({"data_seconds": 3.0, "seconds": 10.0, "first_batch_seconds": 2.0}) == \
+        {"data_wait_share": 0.3, "data_wait_share_after_first_batch": 0.125}
+    assert wait_shares({"data_seconds": 0.0, "seconds": 0.0, "first_batch_seconds": 0.0})["data_wait_share"] is None
     with pytest.raises(FloatingPointError, match=r"test: .*non-finite at batch 3 \(step 2\)"):
         run_epoch([(torch.tensor(v),) for v in values], loss_fn,
                   Updater([opt], [w], None, Runtime(torch.device("cpu"), accumulate=2)), CPU0, where="test")

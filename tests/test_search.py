@@ -230,7 +230,8 @@ def _tiny_caches(tmp_path, num_classes=5):
     return FeatureCache(tr, in_memory=True), FeatureCache(va, in_memory=True)
 
 
-def test_inner_training_in_bf16_on_the_cpu_gives_finite_rewards_and_fp32_weights(tmp_path):
+@pytest.mark.parametrize("precision", ["bf16", "fp16"])  # fp16: GradScaler on the CPU, the GPU's code path
+def test_inner_training_in_half_precision_on_the_cpu_gives_finite_rewards_and_fp32_weights(tmp_path, precision):
     import math
 
     from nasseg.config import parse_params
@@ -255,7 +256,7 @@ def test_inner_training_in_bf16_on_the_cpu_gives_finite_rewards_and_fp32_weights
                                    "stage2": {"epochs": 1, "batch_size": 4, "max_images": 8}}}).search
     space = get_space("cells")
     g = space.parse("[[8,[0,0,5,2],[0,2,8,8],[0,5,1,4]],[[3,3],[3,2],[3,0]]]")
-    runtime = Runtime.of(None, device="cpu", precision="bf16")
+    runtime = Runtime.of(None, device="cpu", precision=precision)
     decoder, s1, _, _ = run_stage1(g, train, val, cfg, 5, 0, space, runtime=runtime)
     assert math.isfinite(s1.reward) and 0.0 <= s1.reward <= 1.0
     assert all(v.dtype == torch.float32 for v in decoder.state_dict().values() if v.is_floating_point())

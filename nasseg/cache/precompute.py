@@ -132,11 +132,13 @@ def precompute(params, split: str, task=None, batch_size: int = 32,
                      teacher_shape=teacher_shape, dtype=pc.dtype, chunk=pc.chunk,
                      compression=None if pc.compression == "none" else pc.compression)
     report = {"split": split, "n": n, "size": size, "data_seconds": 0.0}
+    first_wait = [None]  # the first batch's wait (the workers starting)
     errs = []
 
     def batches():
         for waited, (image, mask) in timed(keyed):
             report["data_seconds"] += waited
+            first_wait[0] = waited if first_wait[0] is None else first_wait[0]
             image = runtime.batch(image)
             with runtime.autocast():
                 out = {f"tap{i}": t for i, t in enumerate(encoder(image))}
@@ -170,7 +172,7 @@ def precompute(params, split: str, task=None, batch_size: int = 32,
     if errs:
         report["fp16_max_rel_error"] = max(errs)
     report["bytes"] = path.stat().st_size
-    tally_wait(report["data_seconds"], time.perf_counter() - t0)
+    tally_wait(report["data_seconds"], time.perf_counter() - t0, first_wait[0] or 0.0)
     report["data_seconds"] = round(report["data_seconds"], 2)
     return path, report
 

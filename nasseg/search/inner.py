@@ -73,6 +73,7 @@ def run_stage1(genotype, train_cache, val_cache, cfg: SearchParams, num_classes:
                                                   repeats=cfg.repeats, aux=cfg.aux))
     opt = torch.optim.Adam(decoder.parameters(), lr=s1.lr)
     ema = Polyak(decoder, s1.polyak) if s1.polyak else None
+    updater = Updater((opt,), decoder.parameters(), s1.grad_clip, runtime, 1)
     rng = np.random.default_rng(seed)
     n_batches = None if not s1.samples_per_epoch else max(1, s1.samples_per_epoch // s1.batch_size)
     wait = 0.0
@@ -80,7 +81,7 @@ def run_stage1(genotype, train_cache, val_cache, cfg: SearchParams, num_classes:
         batches = train_cache.batches(s1.batch_size, rng=rng, drop_last=True)
         if n_batches is not None:
             batches = (b for _, b in zip(range(n_batches), batches))
-        wait += train_decoder_epoch(decoder, batches, opt, s1, ema, runtime=runtime).data_seconds
+        wait += train_decoder_epoch(decoder, batches, opt, s1, ema, runtime=runtime, updater=updater).data_seconds
     if ema is not None:
         ema.apply_to(decoder)
     exclude = (0,) if cfg.exclude_background else ()

@@ -177,7 +177,10 @@ def train_schedule(model: nn.Module, schedule: ScheduleParams, open_set: Callabl
     core = model
     opts = (make_optimizer(s.encoder_optim, core.encoder.parameters(), s.encoder_lr, s.momentum, s.weight_decay),
             make_optimizer(s.decoder_optim, core.decoder.parameters(), s.decoder_lr, s.momentum, s.weight_decay))
-    result = _resume(core, opts, checkpoint, ident, len(epochs), d, log)
+    # one updater for the run: fp16's loss scale carries over from epoch to epoch (and, in the
+    # checkpoint, over a resume) instead of starting again at 2**16 every epoch
+    updater = Updater(opts, core.parameters(), s.grad_clip, rt)
+    result = _resume(core, opts, updater, checkpoint, ident, len(epochs), d, log)
     if d.active:
         # find_unused_parameters: a genotype may leave a layer of the encoder or decoder unused
         model = nn.parallel.DistributedDataParallel(core, device_ids=[d.device.index] if d.device.type == "cuda"
@@ -186,7 +189,7 @@ def train_schedule(model: nn.Module, schedule: ScheduleParams, open_set: Callabl
     for ep in epochs[result.resumed_from:]:
         if ep.sets not in sets:
             sets[ep.sets] = KeyedLoader(open_set(ep.sets), rt)
-        rec = _train_epoch(model, core, opts, s, ep, sets[ep.sets], objective, d, rt, task)
+        rec = _train_epoch(model, opts, updater, s, ep, sets[ep.sets], objective, d, rt, task)
         phase_end = ep.epoch_in_phase + 1 == s.phases[ep.phase].epochs
         last = ep.index + 1 == len(epochs)
         if val_set is not None and (last or (eval_every_phase and phase_end)):
@@ -205,7 +208,8 @@ def train_schedule(model: nn.Module, schedule: ScheduleParams, open_set: Callabl
             if checkpoint is not None:
                 save_atomic({"identity": ident, "epoch": ep.index + 1, "model": cpu_state(core),
                              "opt_enc": to_cpu(opts[0].state_dict()), "opt_dec": to_cpu(opts[1].state_dict()),
-                             "history": result.history, "final": result.final, "seconds": result.seconds},
+                             "history": result.history, "final": result.final, "seconds": result.seconds,
+                             **({"scaler": updater.scaler.state_dict()} if updater.scaler.is_enabled() else {})},
                             Path(checkpoint))
         d.barrier()
         if on_epoch_end:
@@ -218,10 +222,10 @@ def train_schedule(model: nn.Module, schedule: ScheduleParams, open_set: Callabl
     return result
 
 
-def _resume(core: nn.Module, opts, checkpoint: Optional[Path], ident: dict, n_epochs: int, d: Dist,
-            log) -> TrainResult:
+def _resume(core: nn.Module, opts, updater: Updater, checkpoint: Optional[Path], ident: dict, n_epochs: int,
+            d: Dist, log) -> TrainResult:
     """The run so far from ``checkpoint`` when it was written by the same run (``ident``), the
-    weights and optimiser states loaded; otherwise a fresh result."""
+    weights, optimiser states and fp16 loss scale loaded; otherwise a fresh result."""
     if checkpoint is None or not Path(checkpoint).is_file():
         return TrainResult()
     ck = torch.load(checkpoint, map_location="cpu", weights_only=True)
@@ -232,12 +236,14 @@ def _resume(core: nn.Module, opts, checkpoint: Optional[Path], ident: dict, n_ep
     core.load_state_dict(ck["model"])
     opts[0].load_state_dict(ck["opt_enc"])
     opts[1].load_state_dict(ck["opt_dec"])
+    if ck.get("scaler"):  # fp16 (same identity: same precision); absent in other precisions
+        updater.scaler.load_state_dict(ck["scaler"])
     if d.main:
         log(f"resumed from {checkpoint} after epoch {ck['epoch']}/{n_epochs}")
     return TrainResult(ck["history"], ck.get("final", {}), ck["seconds"], ck["epoch"])
 
 
-def _train_epoch(model: nn.Module, core: nn.Module, opts, s: ScheduleParams, ep: EpochPlan, data: KeyedLoader,
+def _train_epoch(model: nn.Module, opts, updater: Updater, s: ScheduleParams, ep: EpochPlan, data: KeyedLoader,
                  objective: Objective, d: Dist, rt: Runtime, task) -> dict:
     """One epoch of the plan (its learning rates, BN mode, aux weight), ``rt.accumulate``
     batches per optimiser step; returns its history record (with the share of time spent
@@ -263,7 +269,7 @@ def _train_epoch(model: nn.Module, core: nn.Module, opts, s: ScheduleParams, ep:
         out, aux = model(image, return_aux=True)
         return objective.loss(out, aux, targets, ep.aux_weight, d), 1
 
-    stats = run_epoch(data.epoch(s.seed, ep.index, batches), loss_fn, Updater(opts, core.parameters(), s.grad_clip, rt),
+    stats = run_epoch(data.epoch(s.seed, ep.index, batches), loss_fn, updater,
                       rt, where=f"phase {ep.phase + 1}, epoch {ep.epoch_in_phase + 1}", tick=tick,
                       n_batches=len(batches), no_sync=model.no_sync if d.active else None,
                       reduce=lambda t: d.all_sum(t) / d.world)

@@ -50,14 +50,28 @@ class Updater:
         self.scaler.update()
 
 
-# What this process's loops spent waiting for input, over all their epochs: seconds waited and
-# seconds in all (read by `make gpu-check` after each stage; a tally, not a result).
-WAIT_TALLY = {"data_seconds": 0.0, "seconds": 0.0}
+# What this process's loops spent waiting for input, over all their epochs: seconds waited,
+# seconds in all, and of the wait, the seconds spent on each epoch's first batch (the workers
+# start or refill their prefetch then: in a few-step run that dominates). Read by
+# `make gpu-check` after each stage; a tally, not a result.
+WAIT_TALLY = {"data_seconds": 0.0, "seconds": 0.0, "first_batch_seconds": 0.0}
 
 
-def tally_wait(data_seconds: float, seconds: float) -> None:
+def tally_wait(data_seconds: float, seconds: float, first_batch_seconds: float = 0.0) -> None:
     WAIT_TALLY["data_seconds"] += data_seconds
     WAIT_TALLY["seconds"] += seconds
+    WAIT_TALLY["first_batch_seconds"] += first_batch_seconds
+
+
+def wait_shares(tally: dict) -> dict:
+    """The share of the loops' time spent waiting for input, in all and after each epoch's
+    first batch (the steady state a long run lives in); None where no loop ran."""
+    if tally["seconds"] <= 0:
+        return {"data_wait_share": None, "data_wait_share_after_first_batch": None}
+    rest = tally["seconds"] - tally["first_batch_seconds"]
+    return {"data_wait_share": round(tally["data_seconds"] / tally["seconds"], 4),
+            "data_wait_share_after_first_batch":
+                round((tally["data_seconds"] - tally["first_batch_seconds"]) / rest, 4) if rest > 0 else None}
 
 
 @dataclass
@@ -103,10 +117,11 @@ def run_epoch(batches: Iterable, loss_fn: Callable, updater: Updater, runtime, *
     dev = runtime.device
     total = torch.zeros((), dtype=torch.float64, device=dev)
     bad = torch.full((), -1, dtype=torch.int64, device=dev)  # the first batch with a non-finite loss
-    weight, wait, count = 0.0, 0.0, 0
+    weight, wait, count, first_wait = 0.0, 0.0, 0, 0.0
     t0 = time.perf_counter()
     for b, (waited, batch) in enumerate(timed(batches)):
         wait += waited
+        first_wait = waited if b == 0 else first_wait
         first, last = b % acc == 0, (b + 1) % acc == 0 or b + 1 == n  # n None: acc is 1
         if first and before_step is not None:
             before_step(b // acc)
@@ -133,8 +148,8 @@ def run_epoch(batches: Iterable, loss_fn: Callable, updater: Updater, runtime, *
         raise FloatingPointError(f"{where}: the loss became non-finite at batch {first_bad + 1} "
                                  f"(step {first_bad // acc + 1}); lower the learning rate or check the data")
     stats = EpochStats(float(total) / max(weight, 1e-12), count, time.perf_counter() - t0, wait)
-    tally_wait(stats.data_seconds, stats.seconds)
+    tally_wait(stats.data_seconds, stats.seconds, first_wait)
     return stats
 
 
-__all__ = ["EpochStats", "Updater", "WAIT_TALLY", "on_device", "run_epoch", "tally_wait"]
+__all__ = ["EpochStats", "Updater", "WAIT_TALLY", "on_device", "run_epoch", "tally_wait", "wait_shares"]

@@ -45,10 +45,12 @@ class Polyak:
 
 
 def train_decoder_epoch(decoder: nn.Module, batches: Iterable[dict], optimizer: torch.optim.Optimizer,
-                        cfg: Stage1Params, ema: Optional[Polyak] = None, tick=None, *, runtime: Runtime) -> EpochStats:
+                        cfg: Stage1Params, ema: Optional[Polyak] = None, tick=None, *, runtime: Runtime,
+                        updater: Optional[Updater] = None) -> EpochStats:
     """One pass over ``batches`` (dicts with tap0..3, labels and optionally teacher) on the step
     engine (:func:`~nasseg.training.loop.run_epoch`); ``cfg`` gives the loss weights and the
-    gradient clip. ``decoder`` is on ``runtime.device``; the loss (its mean over samples in
+    gradient clip. Pass the same ``updater`` to every epoch of a run (fp16's loss scale goes on
+    from one epoch to the next); without one the epoch makes its own. ``decoder`` is on ``runtime.device``; the loss (its mean over samples in
     ``.loss``) is summed there and read once."""
     decoder.train()
 
@@ -56,7 +58,8 @@ def train_decoder_epoch(decoder: nn.Module, batches: Iterable[dict], optimizer: 
         logits, aux = decoder([b[f"tap{i}"] for i in range(4)], return_aux=True)
         return stage1_loss(logits, aux, b["labels"], b.get("teacher"), cfg.kd_weight, cfg.aux_weight), len(b["labels"])
 
-    return run_epoch(batches, loss_fn, Updater((optimizer,), decoder.parameters(), cfg.grad_clip, runtime, 1),
+    updater = updater or Updater((optimizer,), decoder.parameters(), cfg.grad_clip, runtime, 1)
+    return run_epoch(batches, loss_fn, updater,
                      runtime, where="stage 1", after_step=(lambda: ema.update(decoder)) if ema is not None else None,
                      tick=tick)
 
