@@ -77,6 +77,31 @@ def test_fit_resumed_with_two_workers_ends_with_the_weights_of_an_uninterrupted_
     assert not torch.equal(a["decoder.classifier.weight"], _model().state_dict()["decoder.classifier.weight"])
 
 
+def test_fit_in_fp16_resumes_its_loss_scale(tmp_path):
+    """pretrain/teacher's loop in fp16 (GradScaler on the CPU): the scaler's state is in the
+    checkpoint, and a run resumed after epoch 1 ends with the uninterrupted run's weights and
+    scaler."""
+    cfg = TrainRecipe(sets="trainaug", epochs=3, batch_size=4, encoder_lr=1e-3, decoder_lr=1e-2, aux_weight=0.3,
+                      channels_last=False)
+    data, fp16 = Toy(8, 24), Runtime.of(None, device="cpu", precision="fp16", workers=0)
+    full = _model()
+    fit(full, data, cfg, num_classes=2, checkpoint=tmp_path / "a.pt", runtime=fp16, log=lambda _s: None)
+    scaler = torch.load(tmp_path / "a.pt", weights_only=True)["scaler"]
+    assert math.log2(2.0**16 / scaler["scale"]) + scaler["_growth_tracker"] == 6  # 3 epochs x 2 steps, one scaler
+
+    def stop_at_epoch_2(line):
+        if json.loads(line)["epoch"] == 2:
+            raise Stop
+
+    with pytest.raises(Stop):
+        fit(_model(), data, cfg, num_classes=2, checkpoint=tmp_path / "b.pt", runtime=fp16, log=stop_at_epoch_2)
+    resumed = _model()
+    fit(resumed, data, cfg, num_classes=2, checkpoint=tmp_path / "b.pt", runtime=fp16, log=lambda _s: None)
+    assert torch.load(tmp_path / "b.pt", weights_only=True)["scaler"] == scaler
+    a, b = full.state_dict(), resumed.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
 def _engine_schedule():
     return ScheduleParams(phases=[PhaseParams(sets="voc_train", epochs=2, aux_weight=0.3),
                                   PhaseParams(sets="trainaug", epochs=1, aux_weight=0.2)], batch_size=4)
