@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from conftest import run_cli
-from nasseg.tools.gpu_check import run_child, stages_until
+from nasseg.tools.gpu_check import prepare_for, run_child, stages_until
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA: `make gpu-check` runs for real")
@@ -29,7 +29,7 @@ def test_a_child_records_its_command_time_and_error(tmp_path):
 
 
 def test_the_rehearsal_runs_the_checks_steps_on_the_cpu_in_fp16(tmp_path):
-    """`gpu-check --rehearse`: the project copied, the tiny profile applied, the prepare commands
+    """`gpu-check --rehearse`: the project copied, the tiny profile applied, the prepare command
     and (here, up to) pretrain in a child process each with --device cpu --precision fp16."""
     out = tmp_path / "rehearsal.json"
     done = run_cli(["gpu-check", "--rehearse", "--until", "pretrain", "--precision", "fp16", "--out", str(out)],
@@ -38,7 +38,7 @@ def test_the_rehearsal_runs_the_checks_steps_on_the_cpu_in_fp16(tmp_path):
     rec = json.loads(out.read_text())
     assert rec["rehearsal"] is True and rec["cuda"] is False and rec["procs"] == 2 and rec["failed"] == []
     rows = rec["stages"]["fp16"]
-    assert [r["command"].split()[0] for r in rows] == ["prepare", "prepare-transfer", "prepare-street", "pretrain"]
+    assert [r["command"].split()[0] for r in rows] == ["prepare", "pretrain"]  # only the prepare pretrain needs
     assert rows[-1]["command"] == "pretrain --device cpu --precision fp16 --params params.yaml"
     assert rows[-1]["peak_gpu_mib"] is None and rows[-1]["peak_rss_mib"] > 0
     assert 0 <= rows[-1]["data_wait_share"] <= 1  # the training loop ran in that child
@@ -50,5 +50,8 @@ def test_a_bad_until_or_precision_is_one_line_naming_the_choices(tmp_path):
     with pytest.raises(ValueError, match="'pretrian' is not a computing stage; pick one of pretrain, teacher"):
         stages_until("pretrian")
     assert [c[0] for c in stages_until("precompute")] == ["pretrain", "teacher", "precompute"]
+    assert prepare_for(stages_until("train")) == [["prepare"]]
+    assert prepare_for(stages_until("transfer")) == [["prepare"], ["prepare-transfer"]]
+    assert prepare_for(stages_until(None)) == [["prepare"], ["prepare-transfer"], ["prepare-street"]]
     bad = run_cli(["gpu-check", "--rehearse", "--precision", "fp32"], tmp_path)
     assert bad.returncode == 2 and "fp16 and bf16" in bad.stderr

@@ -121,6 +121,14 @@ def stages_until(until: Optional[str]) -> list[list[str]]:
     return list(COMPUTING[:names.index(until) + 1])
 
 
+def prepare_for(commands: list) -> list[list[str]]:
+    """The prepare commands ``commands`` need: the VOC-format sets always, the transfer tasks'
+    sets for transfer, the street scenes for the WACV commands."""
+    wacv = any(c[0] == "train-wacv" or "wacv" in c for c in commands)
+    need = {"prepare": True, "prepare-transfer": ["transfer"] in commands, "prepare-street": wacv}
+    return [c for c in PREPARE if need[c[0]]]
+
+
 def gpu_check(root: Path, out: Path, scratch: Path, *, timeout: float = 240, rehearse: bool = False,
               until: Optional[str] = None, precisions: tuple = PRECISIONS,
               log: Callable[[str], None] = print) -> dict:
@@ -169,7 +177,7 @@ def _run_all(root: Path, scratch: Path, device: str, procs: int, commands: list,
         (proj / "params.yaml").write_text(yaml.safe_dump(raw))
         record = proj / "gpu_check.jsonl"
         rows[precision] = []
-        for cmd in [*PREPARE, *commands]:
+        for cmd in [*prepare_for(commands), *commands]:
             flags = [] if cmd in PREPARE else ["--device", device, "--precision", precision]
             row = run_child([*cmd, *flags, "--params", "params.yaml"], proj, record, timeout)
             log(f"{precision} {row['command']}: {row.get('error') or _describe(row)}")
