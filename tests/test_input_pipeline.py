@@ -81,13 +81,13 @@ def test_fit_in_fp16_resumes_its_loss_scale(tmp_path):
     """pretrain/teacher's loop in fp16 (GradScaler on the CPU): the scaler's state is in the
     checkpoint, and a run resumed after epoch 1 ends with the uninterrupted run's weights and
     scaler."""
-    cfg = TrainRecipe(sets="trainaug", epochs=3, batch_size=4, encoder_lr=1e-3, decoder_lr=1e-2, aux_weight=0.3,
+    cfg = TrainRecipe(sets="trainaug", epochs=2, batch_size=4, encoder_lr=1e-3, decoder_lr=1e-2, aux_weight=0.3,
                       channels_last=False)
     data, fp16 = Toy(8, 24), Runtime.of(None, device="cpu", precision="fp16", workers=0)
     full = _model()
     fit(full, data, cfg, num_classes=2, checkpoint=tmp_path / "a.pt", runtime=fp16, log=lambda _s: None)
     scaler = torch.load(tmp_path / "a.pt", weights_only=True)["scaler"]
-    assert math.log2(2.0**16 / scaler["scale"]) + scaler["_growth_tracker"] == 6  # 3 epochs x 2 steps, one scaler
+    assert math.log2(2.0**16 / scaler["scale"]) + scaler["_growth_tracker"] == 4  # 2 epochs x 2 steps, one scaler
 
     def stop_at_epoch_2(line):
         if json.loads(line)["epoch"] == 2:
@@ -102,8 +102,8 @@ def test_fit_in_fp16_resumes_its_loss_scale(tmp_path):
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
-def _engine_schedule():
-    return ScheduleParams(phases=[PhaseParams(sets="voc_train", epochs=2, aux_weight=0.3),
+def _engine_schedule(first_phase_epochs=2):
+    return ScheduleParams(phases=[PhaseParams(sets="voc_train", epochs=first_phase_epochs, aux_weight=0.3),
                                   PhaseParams(sets="trainaug", epochs=1, aux_weight=0.2)], batch_size=4)
 
 
@@ -111,14 +111,15 @@ def _toy_sets(_name):
     return Toy(8, 24)
 
 
-def _engine_stopped_after_epoch_1(runtime, checkpoint):
+def _engine_stopped_after_epoch_1(runtime, checkpoint, schedule=None):
     """A run of the engine on the toy sets, interrupted after epoch 1 (its checkpoint written)."""
     def stop_after_1(epoch):
         if epoch == 1:
             raise Stop
 
     with pytest.raises(Stop):
-        train_schedule(_model(), _engine_schedule(), _toy_sets, num_classes=2, runtime=runtime, checkpoint=checkpoint,
+        train_schedule(_model(), schedule or _engine_schedule(), _toy_sets, num_classes=2, runtime=runtime,
+                       checkpoint=checkpoint,
                        on_epoch_end=stop_after_1, log=lambda _s: None)
 
 
@@ -140,17 +141,17 @@ def test_engine_resumed_with_two_workers_ends_with_the_weights_of_an_uninterrupt
 def test_engine_in_fp16_keeps_one_loss_scale_across_epochs_and_resumes_it(tmp_path):
     """fp16 on the CPU runs the GPU's GradScaler code: one scaler for the whole run (its growth
     tracker counts every step of every epoch), saved in the checkpoint and loaded on resume."""
-    s, data = _engine_schedule(), _toy_sets
+    s, data = _engine_schedule(first_phase_epochs=1), _toy_sets  # 2 epochs, one per phase
     fp16 = Runtime.of(None, device="cpu", precision="fp16", workers=0)
     full = _model()
     res = train_schedule(full, s, data, num_classes=2, runtime=fp16, checkpoint=tmp_path / "a.pt", log=lambda _s: None)
     assert all(math.isfinite(h["train_loss"]) for h in res.history)
     scaler = torch.load(tmp_path / "a.pt", weights_only=True)["scaler"]
-    # 3 epochs x 2 steps: each step either overflowed (skipped, the scale halved from 2**16) or
-    # counted towards growth. One scaler saw all six (one per epoch would have seen two, and
+    # 2 epochs x 2 steps: each step either overflowed (skipped, the scale halved from 2**16) or
+    # counted towards growth. One scaler saw all four (one per epoch would have seen two, and
     # with the scale back at 2**16 every epoch, its steps here would all have been skipped).
-    assert math.log2(2.0**16 / scaler["scale"]) + scaler["_growth_tracker"] == 6
-    _engine_stopped_after_epoch_1(fp16, tmp_path / "b.pt")
+    assert math.log2(2.0**16 / scaler["scale"]) + scaler["_growth_tracker"] == 4
+    _engine_stopped_after_epoch_1(fp16, tmp_path / "b.pt", s)
     first = torch.load(tmp_path / "b.pt", weights_only=True)["scaler"]  # after epoch 1: its two steps
     assert math.log2(2.0**16 / first["scale"]) + first["_growth_tracker"] == 2
     resumed = _model()
