@@ -45,9 +45,22 @@ def resolve_device(spec: str) -> torch.device:
     return device
 
 
-def default_workers() -> int:
-    """CPU cores - 1 (the main process collates and feeds the device)."""
-    return max(0, (os.cpu_count() or 1) - 1)
+def usable_cores() -> int:
+    """The CPU cores this process may run on (its affinity: a batch scheduler's share of a node),
+    else all of the machine's."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except (AttributeError, OSError):  # not on Linux
+        return os.cpu_count() or 1
+
+
+def default_workers(local_world: Optional[int] = None) -> int:
+    """DataLoader workers per process when ``runtime.workers`` is null: this process's share of the
+    cores, less one for the process itself (it collates and feeds the device). Under torchrun the
+    node's cores are shared by its ``LOCAL_WORLD_SIZE`` processes (one per GPU), so each takes
+    cores / processes - 1, not cores - 1 each (which would start processes x cores workers)."""
+    n = local_world if local_world is not None else int(os.environ.get("LOCAL_WORLD_SIZE", "1") or 1)
+    return max(0, usable_cores() // max(1, n) - 1)
 
 
 @dataclass(frozen=True)

@@ -162,6 +162,23 @@ def test_stage2_share_follows_the_termination_rule(tmp_path):
     assert s["counts"]["trials"] == 0 and "max_seconds" in " ".join(s["notes"])
 
 
+def test_default_workers_share_the_cores_among_a_nodes_torchrun_processes(monkeypatch):
+    """workers null: cores / local processes - 1 each (8 ranks on 16 cores: 1 worker each, not 15);
+    the plan of a DDP stage on GPUs here assumes the same."""
+    import nasseg.runtime as rt
+    from nasseg.plan.hardware import Hardware
+    from nasseg.plan.inputs import input_step_seconds
+
+    monkeypatch.setattr(rt, "usable_cores", lambda: 16)
+    monkeypatch.delenv("LOCAL_WORLD_SIZE", raising=False)
+    assert rt.default_workers() == 15 and rt.default_workers(8) == 1 and rt.default_workers(32) == 0
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "4")  # what torchrun sets in each of its processes
+    assert rt.default_workers() == 3 and rt.Runtime.of(None, device="cpu").workers == 3
+    node = Hardware("cuda", present=True, gpus=8)
+    assert input_step_seconds(node, None, 0.01, 8, 0.0, local_world=8) == pytest.approx(0.08)  # 1 worker
+    assert input_step_seconds(node, None, 0.01, 8, 0.0) == pytest.approx(0.08 / 15)
+
+
 def test_the_input_pipeline_adds_its_timed_seconds_per_image(tmp_path):
     from conftest import tiny_segmentation_params
     from nasseg.data.prepare import build_lists, generate_embedded

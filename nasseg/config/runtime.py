@@ -17,7 +17,7 @@ from .base import Section
 class RuntimeParams(Section):
     device: str = "auto"  # auto (CUDA when present, else CPU) | cpu | cuda | cuda:N
     precision: Literal["fp32", "fp16", "bf16"] = "fp32"  # autocast dtype; fp16 adds a GradScaler (CUDA; CPU too, slowly)
-    workers: Optional[StrictInt] = Field(default=None, ge=0)  # DataLoader workers; null: CPU cores - 1
+    workers: Optional[StrictInt] = Field(default=None, ge=0)  # DataLoader workers; null: runtime.default_workers()
     channels_last: StrictBool = False  # NHWC memory format for convolutions
     cudnn_benchmark: StrictBool = True  # let cuDNN pick the fastest kernels for fixed training shapes
     accumulate: StrictInt = Field(default=1, ge=1)  # batches per optimiser step (the paper's batch on a small card)

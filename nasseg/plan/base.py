@@ -156,7 +156,9 @@ class PlannerBase:
         step = self.mean_step(probes, per_rank, crop_px) * acc
         passes = (2 if s.eval.flip else 1) * len(s.eval.scales)
         evals = val_images / (world if sharded else 1) * passes * self.mean_step(probes, 1, val_px, train=False)
-        st.input_seconds = runs * (self.schedule_input(st, s, per_rank, step / acc) if inputs else 0.0)
+        st.input_seconds = runs * (self.schedule_input(st, s, per_rank, step / acc,
+                                                       self.hw.gpus if ddp and self.hw.device == "cuda" else 1)
+                                   if inputs else 0.0)
         st.train_seconds = runs * steps * step + st.input_seconds
         st.seconds = st.train_seconds + runs * evals
         st.counts.update(runs=runs, steps_per_run=steps, images_per_run=images, batch_size=s.batch_size,
@@ -165,19 +167,23 @@ class PlannerBase:
         st.parallel = (f"DDP over {world} ranks: each takes batch {per_rank:g}; all-reduce time not modelled"
                        if ddp and world > 1 else "one process" + (" (runs under torchrun: --gpus N)" if ddp else ""))
 
-    def input_seconds(self, st: StagePlan, sets: str, images: float, per_rank: float, step: float) -> float:
+    def input_seconds(self, st: StagePlan, sets: str, images: float, per_rank: float, step: float,
+                      local_world: int = 1) -> float:
         """Seconds the input pipeline adds to ``images`` training images of ``sets`` loaded
-        ``per_rank`` per step of ``step`` compute seconds (notes how it was timed)."""
+        ``per_rank`` per step of ``step`` compute seconds (notes how it was timed); ``local_world``
+        processes per node share its cores (DDP)."""
         per, how = self.inputs.per_image(sets)
         note = f"input pipeline: {per * 1e3:.1f} ms per image, timed on {how}"
         if note not in st.notes:
             st.notes.append(note)
-        return images / max(per_rank, 1e-9) * input_step_seconds(self.hw, self.p.runtime.workers, per, per_rank, step)
+        return images / max(per_rank, 1e-9) * input_step_seconds(self.hw, self.p.runtime.workers, per, per_rank, step,
+                                                                 local_world)
 
-    def schedule_input(self, st: StagePlan, s: ScheduleParams, per_rank: float, step: float) -> float:
+    def schedule_input(self, st: StagePlan, s: ScheduleParams, per_rank: float, step: float,
+                       local_world: int = 1) -> float:
         """One run's input seconds, epoch by epoch (:meth:`schedule_epochs`)."""
         world = max(1, self.hw.world)
-        return sum(self.input_seconds(st, sets, images / world, per_rank, step)
+        return sum(self.input_seconds(st, sets, images / world, per_rank, step, local_world)
                    for sets, _, images in self.schedule_epochs(s))
 
     def cpu_forward(self, probes: list[Probe], pixels: float) -> float:

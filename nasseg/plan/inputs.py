@@ -95,16 +95,18 @@ class InputProber:
 
 
 def input_step_seconds(hw: Hardware, workers: Optional[int], per_image: float, batch: float,
-                       step: float) -> float:
+                       step: float, local_world: int = 1) -> float:
     """Seconds the input pipeline adds to one step of ``batch`` images whose compute takes ``step``:
     all of it on a CPU (its work shares the cores); on a GPU, what ``workers`` processes cannot
     prepare while the step computes (all of it with no workers). The per-image time is this
-    machine's CPU, in a what-if too."""
+    machine's CPU, in a what-if too. ``local_world``: the processes per node sharing its cores
+    (DDP: one per GPU), for the loader's default worker count."""
     load = per_image * batch
     if hw.device == "cpu":
         return load
-    # workers null: the loader's default here (cores - 1); in a what-if, 1 (the target's cores are unknown)
-    w = workers if workers is not None else (default_workers() if hw.present else 1)
+    # workers null: the loader's default here (the process's share of the cores, less one); in a
+    # what-if, 1 (the target's cores are unknown)
+    w = workers if workers is not None else (default_workers(local_world) if hw.present else 1)
     return load if w <= 0 else max(0.0, load / w - step)
 
 
