@@ -113,6 +113,18 @@ class Runtime:
             torch.backends.cudnn.benchmark = self.cudnn_benchmark
         return model
 
+    @contextlib.contextmanager
+    def varying_shapes(self):
+        """A block whose inputs change size (full-size evaluation, prediction): cuDNN's benchmark
+        mode would time every convolution's algorithms again for each new image size, so it is
+        off inside (restored after)."""
+        before = torch.backends.cudnn.benchmark
+        torch.backends.cudnn.benchmark = False
+        try:
+            yield
+        finally:
+            torch.backends.cudnn.benchmark = before
+
     def batch(self, t: torch.Tensor) -> torch.Tensor:
         """A batch on the device (non-blocking from pinned memory)."""
         t = t.to(self.device, non_blocking=self.pin_memory)

@@ -22,7 +22,7 @@ from nasseg.training.loop import WAIT_TALLY, Updater, run_epoch, wait_shares
 from nasseg.training.losses import pixel_ce, segmentation_loss
 
 sys.path.insert(0, str(Path(__file__).parent))
-from ddp_worker import Toy  # noqa: E402  (random brightness per sample: the "augmentation")
+from ddp_worker import Fixed, Toy  # noqa: E402  (random brightness per sample: the "augmentation")
 
 CPU0 = Runtime(torch.device("cpu"), workers=0)
 CPU2 = Runtime(torch.device("cpu"), workers=2)
@@ -159,6 +159,19 @@ def test_engine_in_fp16_keeps_one_loss_scale_across_epochs_and_resumes_it(tmp_pa
     assert torch.load(tmp_path / "b.pt", weights_only=True)["scaler"] == scaler
     a, b = full.state_dict(), resumed.state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_full_size_evaluation_turns_cudnn_autotuning_off_and_restores_it(monkeypatch):
+    """Images of any size: cuDNN's benchmark mode would re-time every convolution per new size."""
+    from nasseg.training.evaluate import evaluate
+
+    seen = []
+    model = _model().eval()
+    monkeypatch.setattr(torch.backends.cudnn, "benchmark", True)
+    hook = model.register_forward_pre_hook(lambda *_: seen.append(torch.backends.cudnn.benchmark))
+    evaluate(model, Fixed(3, 24), 2, runtime=CPU0)
+    hook.remove()
+    assert seen == [False] * 3 and torch.backends.cudnn.benchmark is True
 
 
 def test_checkpointed_pixel_loss_has_the_plain_loss_values_and_gradients():

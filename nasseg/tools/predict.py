@@ -298,7 +298,9 @@ def predict_paths(spec_or_model, inputs: Iterable, out_dir: Path = Path("results
             log(f"skipped {f}: {err}")
             records.append({"input": str(f), "name": name, "task": info["task"], "skipped": str(err)})
         else:
-            with runtime.autocast() if runtime is not None else contextlib.nullcontext():
+            # images of any size: no cuDNN autotuning per new size
+            with (runtime.autocast() if runtime is not None else contextlib.nullcontext()), \
+                    (runtime.varying_shapes() if runtime is not None else contextlib.nullcontext()):
                 records.append(predict_image(model, info, image, out_dir, name, source=f, flip=flip, scales=scales,
                                              alpha=alpha, threshold=threshold, box=box))
         if progress:

@@ -59,13 +59,14 @@ def evaluate(model: torch.nn.Module, dataset: Dataset, num_classes: int, *, excl
     rank, world = (d.rank, d.world) if d is not None else (0, 1)
     mine = [[i] for i in range(rank, len(dataset), world)]
     loader = KeyedLoader(dataset, rt, collate_fn=_collate_one, workers=min(rt.workers, len(mine)))
-    for image, mask in loader.epoch(0, 0, mine):
-        image, mask = rt.batch(image), rt.batch(mask)
-        with rt.autocast():
-            logits = predict_logits(model, image, flip=flip, scales=tuple(scales))
-        cm.update(logits.argmax(1), mask)
-        if progress:
-            progress()
+    with rt.varying_shapes():  # images of any size: no cuDNN autotuning per new size
+        for image, mask in loader.epoch(0, 0, mine):
+            image, mask = rt.batch(image), rt.batch(mask)
+            with rt.autocast():
+                logits = predict_logits(model, image, flip=flip, scales=tuple(scales))
+            cm.update(logits.argmax(1), mask)
+            if progress:
+                progress()
     cm.all_reduce(d)
     model.train(was_training)
     return cm.scores(exclude), cm
