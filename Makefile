@@ -9,7 +9,7 @@ PIP    := $(PY) -m pip install --disable-pip-version-check -q --no-compile
 LOCK   := requirements.lock
 PYTEST_ARGS ?=
 
-.PHONY: install repro test gpu-check lock clean-venv
+.PHONY: install repro test gpu-check gpu-wheels gpu-check-device lock clean-venv
 
 # Python writes each module's bytecode the first time it is imported, and reads it after. pip
 # would instead compile all 14,000 files of the venv at install (torch, ray, dvc, ...: ~30 s of a
@@ -59,6 +59,23 @@ test: install
 # CUDA it says so and exits 0.
 gpu-check: install
 	$(VENV)/bin/nasseg gpu-check --out results/gpu_check.json
+
+# A lent GPU machine (README, "A GPU session") has no registry and its own Python 3.12 with
+# torch, typer, rich, pyyaml, h5py, numpy, pillow, scipy and matplotlib, but not pydantic or
+# pycocotools. Here: fetch those at the lock's versions as Python 3.12 wheels into .whl/ (git
+# ignores it: carry it). There: install them beside the system's Python and run the check with
+# it, writing the JSON to $OUT (what a call of the device tool brings back) or results/.
+GPU_WHEELS := pydantic pydantic_core annotated-types typing-inspection typing_extensions pycocotools
+gpu-wheels:
+	rm -rf .whl && mkdir -p .whl
+	python3 -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+	  --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 -d .whl \
+	  $$(for w in $(GPU_WHEELS); do grep -iE "^$$(echo $$w | sed 's/[-_]/[-_]/g')==" $(LOCK); done)
+	@ls .whl
+
+gpu-check-device:
+	python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl
+	PYTHONPATH=/tmp/site:$(CURDIR) NASSEG_NO_PROGRESS=1 python3 -m stages gpu-check --out $${OUT:-results}/gpu_check.json
 
 # Re-resolve every dependency from the registry in a scratch venv (no constraints) and rewrite
 # requirements.lock with what pip chose; review the diff, run `make test`, commit both.

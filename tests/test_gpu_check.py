@@ -3,13 +3,14 @@ runs each stage with."""
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 import torch
 
 from conftest import run_cli
 from stages.cli import entry
-from nasseg.tools.gpu_check import prepare_for, run_child, stages_until
+from nasseg.tools.gpu_check import _pythonpath, prepare_for, project_files, run_child, stages_until
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA: `make gpu-check` runs for real")
@@ -18,6 +19,22 @@ def test_without_cuda_it_says_so_and_exits_0(tmp_path):
     done = run_cli(["gpu-check", "--out", str(out)], tmp_path)
     assert done.returncode == 0 and "no CUDA device" in done.stdout + done.stderr
     assert json.loads(out.read_text()) == {"cuda": False}
+
+
+def test_a_tree_without_git_copies_its_own_files_and_children_keep_pythonpath(tmp_path, monkeypatch):
+    """A lent GPU machine gets a copy of the working tree (maybe without .git) and installs the
+    missing packages beside its Python (PYTHONPATH): the check copies the project's files, not
+    environments, wheels or tests, and its children still see those packages."""
+    tree = tmp_path / "tree"
+    for f in ("nasseg/a.py", "params.yaml", "data/x/y.txt", ".venv/lib/t.py", ".whl/p.whl", "tests/test_a.py",
+              "nasseg/__pycache__/a.pyc"):
+        (tree / f).parent.mkdir(parents=True, exist_ok=True)
+        (tree / f).write_text("x")
+    assert project_files(tree) == ["data/x/y.txt", "nasseg/a.py", "params.yaml"]
+    monkeypatch.setenv("PYTHONPATH", "/tmp/site")  # where `make gpu-check-device` installs them
+    assert _pythonpath(tree).split(os.pathsep) == [str(tree), "/tmp/site"]
+    monkeypatch.delenv("PYTHONPATH")
+    assert _pythonpath(tree) == str(tree)
 
 
 def test_a_child_records_its_error(tmp_path):
@@ -37,6 +54,7 @@ def test_the_rehearsal_runs_the_checks_steps_on_the_cpu_in_fp16(tmp_path):
     assert done.returncode == 0, done.stdout + done.stderr
     rec = json.loads(out.read_text())
     assert rec["rehearsal"] is True and rec["cuda"] is False and rec["procs"] == 2 and rec["failed"] == []
+    assert "partial" not in rec  # the final record replaced the one written after each stage
     rows = rec["stages"]["fp16"]
     assert [r["command"].split()[0] for r in rows] == ["prepare", "pretrain"]  # only the prepare pretrain needs
     assert rows[-1]["command"] == "pretrain --device cpu --precision fp16 --params params.yaml"

@@ -38,13 +38,29 @@ COMPUTING = (["pretrain"], ["teacher"], ["precompute"], ["search", "--strategy",
 PRECISIONS = ("fp16", "bf16")
 
 
+# Not the project's own files, where git cannot tell (a copy of the tree without .git, as a lent
+# GPU machine gets): environments, carried wheels, caches, the tests
+NOT_PROJECT = {".git", ".venv", ".whl", ".gl", "tests", "__pycache__", ".pytest_cache", ".dvc", ".lock-venv"}
+
+
+def project_files(src: Path) -> list[str]:
+    """The project's own files: tracked, or new and not ignored by git; in a tree without git,
+    every file outside :data:`NOT_PROJECT`."""
+    try:
+        out = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard"], cwd=src,
+                             capture_output=True, text=True)
+        files = out.stdout.split() if out.returncode == 0 else []
+    except OSError:  # no git on this machine
+        files = []
+    if files:
+        return files
+    return sorted(str(f.relative_to(src)) for f in src.rglob("*")
+                  if f.is_file() and not NOT_PROJECT.intersection(f.relative_to(src).parts[:-1]))
+
+
 def copy_project(src: Path, dst: Path) -> None:
-    """The project's own files (tracked, or new and not ignored by git), without tests/."""
-    files = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard"], cwd=src,
-                           capture_output=True, text=True).stdout.split()
-    if not files:
-        raise RuntimeError(f"{src} is not a git checkout; cannot tell its files from build outputs")
-    for f in files:
+    """The project's own files (:func:`project_files`), without tests/."""
+    for f in project_files(src):
         if f.startswith("tests/") or not (src / f).exists():
             continue
         (dst / f).parent.mkdir(parents=True, exist_ok=True)
@@ -81,9 +97,15 @@ def probe(args: list[str], record: Path) -> None:
         f.write(json.dumps(row) + "\n")
 
 
+def _pythonpath(cwd: Path) -> str:
+    """The copy first, then whatever PYTHONPATH held (packages installed beside the system's
+    Python on a lent GPU machine: `make gpu-check-device`)."""
+    return os.pathsep.join(p for p in (str(cwd), os.environ.get("PYTHONPATH", "")) if p)
+
+
 def run_child(cmd: list[str], cwd: Path, record: Path, timeout: float) -> dict:
     code = f"from nasseg.tools.gpu_check import probe; probe({cmd!r}, __import__('pathlib').Path({str(record)!r}))"
-    env = dict(os.environ, NASSEG_NO_PROGRESS="1", PYTHONPATH=str(cwd))
+    env = dict(os.environ, NASSEG_NO_PROGRESS="1", PYTHONPATH=_pythonpath(cwd))
     before = record.read_text().count("\n") if record.exists() else 0
     try:
         out = subprocess.run([sys.executable, "-c", code], cwd=cwd, env=env, capture_output=True, text=True,
@@ -102,7 +124,7 @@ def _torchrun(cwd: Path, procs: int, device: str, timeout: float) -> dict:
            "stages", "train", "--device", device, "--params", "params.yaml"]
     t0 = time.perf_counter()
     try:
-        out = subprocess.run(cmd, cwd=cwd, env=dict(os.environ, NASSEG_NO_PROGRESS="1", PYTHONPATH=str(cwd)),
+        out = subprocess.run(cmd, cwd=cwd, env=dict(os.environ, NASSEG_NO_PROGRESS="1", PYTHONPATH=_pythonpath(cwd)),
                              capture_output=True, text=True, timeout=timeout)
         err = None if out.returncode == 0 else (out.stdout + out.stderr)[-800:]
     except subprocess.TimeoutExpired:
@@ -136,9 +158,14 @@ def gpu_check(root: Path, out: Path, scratch: Path, *, timeout: float = 240, reh
     import torch
 
     commands = stages_until(until)
+
+    def save(record: dict) -> None:  # after every stage too: a check cut short keeps what it measured
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(record, indent=1))
+
     if rehearse:
         log("rehearsal on the CPU: the GPU check's every step with --device cpu (fp16 runs slowly here)")
-        result = _run_all(root, scratch, "cpu", 2, commands, precisions, timeout, log)
+        result = _run_all(root, scratch, "cpu", 2, commands, precisions, timeout, log, save)
         result.update(cuda=False, rehearsal=True, device="cpu", torch=torch.__version__)
     elif not torch.cuda.is_available():
         log("no CUDA device on this machine: nothing to check (on a machine with a GPU, `make gpu-check` "
@@ -146,11 +173,11 @@ def gpu_check(root: Path, out: Path, scratch: Path, *, timeout: float = 240, reh
             "script on the CPU)")
         result = {"cuda": False}
     else:
-        result = _run_all(root, scratch, "cuda", torch.cuda.device_count(), commands, precisions, timeout, log)
+        result = _run_all(root, scratch, "cuda", torch.cuda.device_count(), commands, precisions, timeout, log,
+                          save)
         result.update(cuda=True, device=torch.cuda.get_device_name(0), torch=torch.__version__,
                       cuda_version=torch.version.cuda)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=1))
+    save(result)
     return result
 
 
@@ -161,7 +188,7 @@ def _describe(row: dict) -> str:
 
 
 def _run_all(root: Path, scratch: Path, device: str, procs: int, commands: list, precisions: tuple, timeout: float,
-             log) -> dict:
+             log, save: Callable[[dict], None]) -> dict:
     rows: dict[str, list] = {}
     t0 = time.perf_counter()
     for precision in precisions:
@@ -182,6 +209,7 @@ def _run_all(root: Path, scratch: Path, device: str, procs: int, commands: list,
             row = run_child([*cmd, *flags, "--params", "params.yaml"], proj, record, timeout)
             log(f"{precision} {row['command']}: {row.get('error') or _describe(row)}")
             rows[precision].append(row)
+            save({"partial": True, "stages": rows, "seconds": round(time.perf_counter() - t0, 1)})
         if precision == precisions[-1] and ["train"] in commands:
             rows["torchrun"] = [_torchrun(proj, procs, device, timeout)]
             log(f"{rows['torchrun'][0]['command']}: {rows['torchrun'][0]['error'] or rows['torchrun'][0]['seconds']}")
@@ -193,4 +221,5 @@ def _run_all(root: Path, scratch: Path, device: str, procs: int, commands: list,
                for key in ("data_wait_share", "data_wait_share_after_first_batch")}
     return {"gpus" if device == "cuda" else "procs": procs, "stages": rows, "failed": failed,
             "input_wait_over_10pct": starved["data_wait_share"],
-            "input_wait_over_10pct_after_first_batch": starved["data_wait_share_after_first_batch"], "seconds": round(time.perf_counter() - t0, 1)}
+            "input_wait_over_10pct_after_first_batch": starved["data_wait_share_after_first_batch"],
+            "seconds": round(time.perf_counter() - t0, 1)}
