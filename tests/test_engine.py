@@ -180,6 +180,22 @@ def test_ddp_two_processes_match_one(tmp_path):
     assert finals[0]["iou"] == pytest.approx(single["iou"], abs=1e-9)
 
 
+def test_more_torchrun_processes_than_gpus_is_one_clear_error_on_every_rank(monkeypatch):
+    """2 processes on a 1-GPU node: rank 0 would join with NCCL, rank 1 with gloo, and both wait
+    for ever. Every rank sees the same counts and stops with the same line instead."""
+    from nasseg.errors import ConfigError
+    from nasseg.training.distributed import init_from_env
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    for rank in (0, 1):
+        for k, v in {"WORLD_SIZE": "2", "LOCAL_WORLD_SIZE": "2", "RANK": str(rank), "LOCAL_RANK": str(rank)}.items():
+            monkeypatch.setenv(k, v)
+        with pytest.raises(ConfigError, match="2 processes on this node but it has 1 CUDA device.*--nproc_per_node 1"):
+            init_from_env(torch.device("cuda"))
+    assert not torch.distributed.is_initialized()
+
+
 def test_evaluation_at_full_size_on_odd_image_sizes():
     class Odd(torch.utils.data.Dataset):
         sizes = [(37, 53), (41, 29), (33, 33)]

@@ -129,7 +129,9 @@ def _torchrun(cwd: Path, procs: int, device: str, timeout: float) -> dict:
         err = None if out.returncode == 0 else (out.stdout + out.stderr)[-800:]
     except subprocess.TimeoutExpired:
         err = f"timed out after {timeout:.0f} s"
-    return {"command": f"torchrun --nproc_per_node={procs} -m stages train ({'NCCL' if device == 'cuda' else 'gloo'})",
+    backend = "gloo" if device != "cuda" else "NCCL" if procs > 1 else \
+        "1 process: no collective runs, NCCL needs a GPU per process"
+    return {"command": f"torchrun --nproc_per_node={procs} -m stages train ({backend})",
             "seconds": round(time.perf_counter() - t0, 2), "error": err}
 
 

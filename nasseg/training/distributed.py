@@ -22,6 +22,8 @@ import torch.distributed as dist
 import torch.nn as nn
 from torch.distributed.nn import functional as dist_fn
 
+from ..errors import ConfigError
+
 
 @dataclass
 class Dist:
@@ -84,6 +86,13 @@ def init_from_env(device: Optional[torch.device] = None) -> Dist:
         return Dist(device=want)
     rank = int(os.environ["RANK"])
     local = int(os.environ.get("LOCAL_RANK", rank))
+    per_node = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
+    if want.type == "cuda" and torch.cuda.is_available() and torch.cuda.device_count() < per_node:
+        # every rank sees the same counts, so every rank stops here: otherwise the ranks with a GPU
+        # would join with NCCL and the others with gloo, and wait for each other for ever
+        raise ConfigError(f"torchrun started {per_node} processes on this node but it has "
+                          f"{torch.cuda.device_count()} CUDA device(s): each process needs its own GPU. Use "
+                          f"--nproc_per_node {torch.cuda.device_count()}, or --device cpu (gloo).")
     cuda = want.type == "cuda" and torch.cuda.is_available() and torch.cuda.device_count() > local
     if not dist.is_initialized():
         dist.init_process_group("nccl" if cuda else "gloo")
