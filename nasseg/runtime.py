@@ -8,7 +8,7 @@ with a command's ``--device`` / ``--precision`` overrides into one object every 
 * ``autocast()``: a context for the forward pass and the loss (fp32: nothing; bf16: autocast
   on the device, CPU included; fp16: autocast with a :meth:`grad_scaler`, on CUDA and, slowly,
   on the CPU too, so its code paths can be rehearsed and tested without a GPU);
-* ``workers``: DataLoader workers (null: CPU cores - 1), ``pin_memory`` on CUDA only.
+* ``workers``: DataLoader workers (null: :func:`default_workers`), ``pin_memory`` on CUDA only.
 
 Whatever a loop writes to disk or sends to another process is moved to the CPU first
 (:func:`to_cpu`).

@@ -213,8 +213,9 @@ def _run_all(root: Path, scratch: Path, device: str, procs: int, commands: list,
             rows[precision].append(row)
             save({"partial": True, "stages": rows, "seconds": round(time.perf_counter() - t0, 1)})
         if precision == precisions[-1] and ["train"] in commands:
-            rows["torchrun"] = [_torchrun(proj, procs, device, timeout)]
-            log(f"{rows['torchrun'][0]['command']}: {rows['torchrun'][0]['error'] or rows['torchrun'][0]['seconds']}")
+            row = _torchrun(proj, procs, device, timeout)
+            rows["torchrun"] = [row]
+            log(f"{row['command']}: {row['error'] or str(row['seconds']) + ' s'}")
     failed = [r["command"] for rs in rows.values() for r in rs if r.get("error")]
     # the target: no loop waits on input for more than 10% of its time. A tiny run has a
     # few steps an epoch, so each epoch's first batch (the workers starting, or refilling their

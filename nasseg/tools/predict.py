@@ -27,7 +27,6 @@ name still taken gets ``-2``, ``-3``, ... in input order, so no output overwrite
 """
 from __future__ import annotations
 
-import contextlib
 from pathlib import Path
 from typing import Callable, Iterable, Optional, Sequence
 
@@ -40,7 +39,7 @@ from ..data.transforms import IMAGENET_MEAN, IMAGENET_STD
 from ..errors import DataError, NassegError
 from ..models.resolve import load_model
 from ..outputs import write_json
-from ..runtime import Runtime
+from ..runtime import CPU_FP32, Runtime
 from .render import colorize, depth_colormap, draw_skeleton, overlay, save_depth_png16, skeleton_of
 
 IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp")
@@ -298,9 +297,8 @@ def predict_paths(spec_or_model, inputs: Iterable, out_dir: Path = Path("results
             log(f"skipped {f}: {err}")
             records.append({"input": str(f), "name": name, "task": info["task"], "skipped": str(err)})
         else:
-            # images of any size: no cuDNN autotuning per new size
-            with (runtime.autocast() if runtime is not None else contextlib.nullcontext()), \
-                    (runtime.varying_shapes() if runtime is not None else contextlib.nullcontext()):
+            rt = runtime or CPU_FP32  # (no runtime: the model stays where it is, in fp32)
+            with rt.autocast(), rt.varying_shapes():  # images of any size: no cuDNN autotuning per size
                 records.append(predict_image(model, info, image, out_dir, name, source=f, flip=flip, scales=scales,
                                              alpha=alpha, threshold=threshold, box=box))
         if progress:
